@@ -1,0 +1,27 @@
+# One command to start the service on the embedded default, one to run the tests.
+# Both set up .venv first (again whenever pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint clean
+
+run: $(VENV)/.installed
+	HOTLINE_ROSTER=$${HOTLINE_ROSTER:-examples/roster.yaml} $(BIN)/hotline serve
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) hotline.db hotline.db-wal hotline.db-shm

@@ -1,0 +1,80 @@
+"""A case is one report: its messages, exclusions and escalation state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime
+from app.roster.models import Hotline, Responder
+
+
+class Case(Base):
+    __tablename__ = "case"
+    __table_args__ = (
+        # The escalation engine's work queue: open cases ordered by when they are next due.
+        Index("ix_case_due", "next_due_at"),
+        Index("ix_case_reporter", "hotline_id", "reporter_phone", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the case number people type
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id"))
+    reporter_phone: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(10))  # sms | voice
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|acknowledged|resolved
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    unroutable: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("responder.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("responder.id"))
+    # The policy frozen at opening, and the next step of it to run (None once stopped).
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    escalation_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_update_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    hotline: Mapped[Hotline] = relationship()
+    acknowledged_by: Mapped[Responder | None] = relationship(foreign_keys=[acknowledged_by_id])
+    messages: Mapped[list[Message]] = relationship(order_by="Message.id")
+    exclusions: Mapped[list[Exclusion]] = relationship(order_by="Exclusion.id")
+
+
+class Message(Base):
+    """Every text on a case: the reporter's, relays to them, and a responder's NEW report."""
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(10))  # in | out
+    author: Mapped[str] = mapped_column(String(200))  # "reporter" or a responder's name
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Exclusion(Base):
+    __tablename__ = "exclusion"
+    __table_args__ = (UniqueConstraint("case_id", "responder_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responder.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # named_in_report|reporter_flagged|recused
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    responder: Mapped[Responder] = relationship()

@@ -1,0 +1,393 @@
+"""What happens to a case: opening, new text, exclusions, acknowledgement, relays, resolution.
+
+Each function works in the caller's transaction and writes the case's state, its events
+and the messages it owes together, so none exists without the others.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import wording
+from app.audit.log import REPORTER, SYSTEM, record
+from app.cases.models import Case, Exclusion, Message
+from app.paging import escalation
+from app.paging.eligibility import eligible, tier_members
+from app.paging.engine import Audience, advance, audience, page_everyone
+from app.paging.models import Outbound
+from app.paging.outbox import CANCELLED, PENDING, cancel_pending_pages, enqueue
+from app.roster.models import Hotline, Responder
+from app.sms.report import Named, flagged_in, is_emergency, named_in
+
+OPEN_STATES = ("open", "acknowledged")
+UPDATE_NOTICE_INTERVAL = timedelta(minutes=1)
+
+
+def find_open_case(session: Session, hotline_id: int, reporter_phone: str) -> Case | None:
+    return session.scalar(
+        select(Case)
+        .where(
+            Case.hotline_id == hotline_id,
+            Case.reporter_phone == reporter_phone,
+            Case.status.in_(OPEN_STATES),
+        )
+        .order_by(Case.id.desc())
+        .limit(1)
+    )
+
+
+def open_case(
+    session: Session,
+    hotline: Hotline,
+    *,
+    reporter_phone: str,
+    channel: str,
+    body: str | None,
+    now: datetime,
+    actor: str = REPORTER,
+) -> Case:
+    """Open a case and queue its first pages, in the caller's transaction."""
+    case = Case(
+        hotline_id=hotline.id,
+        reporter_phone=reporter_phone,
+        channel=channel,
+        status="open",
+        emergency=False,
+        unroutable=False,
+        opened_at=now,
+        policy=hotline.policy,
+        escalation_started_at=now,
+        next_step=0,
+        next_due_at=now,
+    )
+    session.add(case)
+    session.flush()
+    record(session, case_id=case.id, type="case_opened", actor=actor, at=now, channel=channel)
+    if body is not None:
+        add_text(session, case, body, now, actor=actor)
+    if case.emergency:
+        # Everyone was paged at once; the policy's later tiers still follow as reminders.
+        case.next_step = 1
+        case.next_due_at = escalation.step_due_at(case.policy, now, 1)
+    else:
+        advance(session, case, now)
+    return case
+
+
+def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: str) -> bool:
+    """Attach a reporter's text and act on what it says: exclusions and emergency.
+
+    Returns whether this text made the case an emergency.
+    """
+    message = Message(case_id=case.id, direction="in", author=actor, body=body, at=now)
+    session.add(message)
+    session.flush()
+    record(
+        session,
+        case_id=case.id,
+        type="message_received",
+        actor=actor,
+        at=now,
+        message_id=message.id,
+        chars=len(body),
+    )
+    exclude_named(session, case, body, now)
+    if is_emergency(body) and not case.emergency:
+        case.emergency = True
+        record(session, case_id=case.id, type="emergency", actor=actor, at=now)
+        if case.status == "open":
+            page_everyone(session, case, now)
+        return True
+    return False
+
+
+def append_report(session: Session, case: Case, body: str, now: datetime) -> bool:
+    """A reporter's follow-up text: attached, and told to whoever handles the case, at most
+    once a minute per case, so a stream of texts does not re-page everyone."""
+    became_emergency = add_text(session, case, body, now, actor=REPORTER)
+    if became_emergency:
+        return True
+    last = case.last_update_notice_at
+    if last is not None and now - last < UPDATE_NOTICE_INTERVAL:
+        return False
+    aud = audience(session, case)
+    if case.acknowledged_by_id is not None:
+        recipients = aud.eligible({case.acknowledged_by_id})
+    else:
+        recipients = aud.eligible(_heard_about(session, case.id))
+    for person in recipients:
+        enqueue(
+            session,
+            kind="update_notice",
+            case_id=case.id,
+            responder_id=person.id,
+            to_phone=person.phone,
+            from_phone=aud.hotline.number,
+            body=wording.update_notice(aud.hotline.name, case.id, body),
+            now=now,
+        )
+    if recipients:
+        case.last_update_notice_at = now
+    return False
+
+
+def exclude_named(session: Session, case: Case, text: str, now: datetime) -> None:
+    """Exclude every responder the text flags with CONFLICT or names outright."""
+    responders = session.scalars(select(Responder).where(Responder.hotline_id == case.hotline_id))
+    people = [Named(r.id, (r.name, *r.aliases)) for r in responders]
+    flagged = flagged_in(text, people)
+    for responder_id in sorted(flagged):
+        exclude(session, case, responder_id, "reporter_flagged", now, actor=REPORTER)
+    for responder_id in sorted(named_in(text, people) - flagged):
+        exclude(session, case, responder_id, "named_in_report", now, actor=REPORTER)
+
+
+def exclude(
+    session: Session, case: Case, responder_id: int, reason: str, now: datetime, *, actor: str
+) -> bool:
+    """Exclude a responder from a case; it takes effect for everything that follows.
+
+    Returns False when they were excluded already.
+    """
+    already = session.scalar(
+        select(Exclusion.id).where(
+            Exclusion.case_id == case.id, Exclusion.responder_id == responder_id
+        )
+    )
+    if already is not None:
+        return False
+    session.add(Exclusion(case_id=case.id, responder_id=responder_id, reason=reason, at=now))
+    session.flush()
+    responder = session.get_one(Responder, responder_id)
+    record(
+        session,
+        case_id=case.id,
+        type="excluded",
+        actor=actor,
+        at=now,
+        responder=responder.name,
+        reason=reason,
+    )
+    session.execute(
+        Outbound.__table__.update()
+        .where(
+            Outbound.case_id == case.id,
+            Outbound.responder_id == responder_id,
+            Outbound.status == PENDING,
+        )
+        .values(status=CANCELLED, error="responder excluded from the case")
+    )
+    if case.acknowledged_by_id == responder_id:
+        _reopen(session, case, now)
+    elif case.status == "open" and case.next_step > 0:
+        _reroute_if_tier_empty(session, case, now)
+    return True
+
+
+def _reopen(session: Session, case: Case, now: datetime) -> None:
+    """The responder who had the case is excluded from it: start paging again."""
+    case.status = "open"
+    case.acknowledged_at = None
+    case.acknowledged_by_id = None
+    case.escalation_started_at = now
+    case.next_step = 0
+    case.next_due_at = now
+    record(session, case_id=case.id, type="reopened", actor=SYSTEM, at=now)
+
+
+def _reroute_if_tier_empty(session: Session, case: Case, now: datetime) -> None:
+    aud = audience(session, case)
+    tier = escalation.step_tier(case.policy, case.next_step - 1)
+    members = tier_members(tier["notify"], aud.people, aud.spans, now)
+    if not eligible(members, aud.excluded, case.reporter_phone):
+        case.next_due_at = now
+
+
+def _heard_about(session: Session, case_id: int) -> set[int]:
+    """Responders a page about the case was handed to Twilio for."""
+    return {
+        rid
+        for rid in session.scalars(
+            select(Outbound.responder_id).where(
+                Outbound.case_id == case_id,
+                Outbound.kind == "page",
+                Outbound.status.not_in((PENDING, CANCELLED)),
+            )
+        )
+        if rid is not None
+    }
+
+
+def visible_case(session: Session, hotline: Hotline, responder: Responder, n: int) -> Case | None:
+    """The case as a responder may see it: None when it does not exist, is another hotline's,
+    or they are excluded from it (the same None, so the answer reveals nothing)."""
+    case = session.get(Case, n)
+    if case is None or case.hotline_id != hotline.id:
+        return None
+    excluded = session.scalar(
+        select(Exclusion.id).where(
+            Exclusion.case_id == case.id, Exclusion.responder_id == responder.id
+        )
+    )
+    return None if excluded is not None else case
+
+
+def acknowledge(
+    session: Session, case: Case, responder: Responder, now: datetime, *, via: str
+) -> str:
+    """The first acknowledgement takes the case; returns the answer for the responder."""
+    if case.status == "resolved":
+        return wording.already_resolved(case.id)
+    if case.status == "acknowledged":
+        if case.acknowledged_by_id == responder.id:
+            return wording.ack_confirmation(case.id)
+        holder = session.get_one(Responder, case.acknowledged_by_id)
+        return wording.already_taken(case.id, holder.name)
+    case.status = "acknowledged"
+    case.acknowledged_at = now
+    case.acknowledged_by_id = responder.id
+    case.next_due_at = None
+    cancel_pending_pages(session, case.id, now)
+    record(session, case_id=case.id, type="acknowledged", actor=responder.name, at=now, via=via)
+    aud = audience(session, case)
+    _tell_others(session, aud, responder, wording.taken_notice(case.id, responder.name), now)
+    enqueue(
+        session,
+        kind="reporter_notice",
+        case_id=case.id,
+        to_phone=case.reporter_phone,
+        from_phone=aud.hotline.number,
+        body=wording.reporter_ack_notice(aud.hotline.name, case.id),
+        now=now,
+    )
+    return wording.ack_confirmation(case.id)
+
+
+def _tell_others(
+    session: Session, aud: Audience, actor: Responder, body: str, now: datetime
+) -> None:
+    """Tell every other eligible responder who was paged about the case."""
+    for person in aud.eligible(_heard_about(session, aud.case.id) - {actor.id}):
+        enqueue(
+            session,
+            kind="notice",
+            case_id=aud.case.id,
+            responder_id=person.id,
+            to_phone=person.phone,
+            from_phone=aud.hotline.number,
+            body=body,
+            now=now,
+        )
+
+
+def pending_for(session: Session, hotline: Hotline, responder: Responder) -> list[int]:
+    """Open, unacknowledged cases this responder was paged for and may still hear about."""
+    case_ids = session.scalars(
+        select(Case.id)
+        .join(Outbound, Outbound.case_id == Case.id)
+        .outerjoin(
+            Exclusion,
+            (Exclusion.case_id == Case.id) & (Exclusion.responder_id == responder.id),
+        )
+        .where(
+            Case.hotline_id == hotline.id,
+            Case.status == "open",
+            Outbound.responder_id == responder.id,
+            Outbound.kind == "page",
+            Outbound.status != CANCELLED,
+            Exclusion.id.is_(None),
+        )
+        .distinct()
+        .order_by(Case.id)
+    )
+    return list(case_ids)
+
+
+def recuse(session: Session, case: Case, responder: Responder, now: datetime) -> str:
+    exclude(session, case, responder.id, "recused", now, actor=responder.name)
+    return wording.recused(case.id)
+
+
+def relay(session: Session, case: Case, responder: Responder, text: str, now: datetime) -> str:
+    """Pass a responder's words to the reporter from the hotline number: neither side
+    learns the other's phone number."""
+    hotline = session.get_one(Hotline, case.hotline_id)
+    message = Message(case_id=case.id, direction="out", author=responder.name, body=text, at=now)
+    session.add(message)
+    session.flush()
+    enqueue(
+        session,
+        kind="relay",
+        case_id=case.id,
+        to_phone=case.reporter_phone,
+        from_phone=hotline.number,
+        body=wording.relay_to_reporter(hotline.name, case.id, text),
+        now=now,
+    )
+    record(
+        session,
+        case_id=case.id,
+        type="relayed",
+        actor=responder.name,
+        at=now,
+        message_id=message.id,
+        chars=len(text),
+    )
+    return wording.relayed(case.id)
+
+
+def resolve(session: Session, case: Case, responder: Responder, now: datetime) -> str:
+    if case.status == "resolved":
+        return wording.already_resolved(case.id)
+    if case.acknowledged_by_id != responder.id and responder.role != "alternate":
+        return wording.may_not_resolve(case.id)
+    case.status = "resolved"
+    case.resolved_at = now
+    case.resolved_by_id = responder.id
+    case.next_due_at = None
+    cancel_pending_pages(session, case.id, now)
+    record(session, case_id=case.id, type="resolved", actor=responder.name, at=now)
+    aud = audience(session, case)
+    _tell_others(session, aud, responder, wording.resolved_notice(case.id, responder.name), now)
+    return wording.resolved(case.id)
+
+
+def open_cases_of(
+    session: Session, hotline: Hotline, responder: Responder
+) -> list[tuple[int, str]]:
+    """STATUS: the open cases a responder took or was paged for, with their state."""
+    paged = select(Outbound.case_id).where(
+        Outbound.responder_id == responder.id, Outbound.status != CANCELLED
+    )
+    excluded = select(Exclusion.case_id).where(Exclusion.responder_id == responder.id)
+    cases = session.scalars(
+        select(Case)
+        .where(
+            Case.hotline_id == hotline.id,
+            Case.status.in_(OPEN_STATES),
+            (Case.acknowledged_by_id == responder.id) | Case.id.in_(paged),
+            Case.id.not_in(excluded),
+        )
+        .order_by(Case.id)
+    ).all()
+    holders = {
+        r.id: r.name
+        for r in session.scalars(
+            select(Responder).where(
+                Responder.id.in_({c.acknowledged_by_id for c in cases if c.acknowledged_by_id})
+            )
+        )
+    }
+    entries = []
+    for case in cases:
+        if case.acknowledged_by_id == responder.id:
+            state = "yours"
+        elif case.acknowledged_by_id is not None:
+            state = f"taken by {holders[case.acknowledged_by_id]}"
+        else:
+            state = "waiting for ACK"
+        entries.append((case.id, state))
+    return entries

@@ -1,0 +1,188 @@
+"""The `hotline` command: serve, worker, migrate, roster load, token create, simulate."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from app.db import is_sqlite, utcnow
+from app.settings import Settings, get_settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+roster_cli = typer.Typer(no_args_is_help=True, help="The roster of hotlines and responders.")
+token_cli = typer.Typer(no_args_is_help=True, help="API tokens for the HTTP API.")
+simulate_cli = typer.Typer(no_args_is_help=True, help="Send signed webhooks, as Twilio would.")
+cli.add_typer(roster_cli, name="roster")
+cli.add_typer(token_cli, name="token")
+cli.add_typer(simulate_cli, name="simulate")
+
+DOTENV = Path(".env")
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings_with_demo_token() -> Settings:
+    """The offline demo still checks signatures: it makes an auth token once and keeps it in
+    ./.env, where `hotline simulate` finds it to sign its requests."""
+    settings = get_settings()
+    if settings.twilio_auth_token or settings.transport != "console":
+        return settings
+    token = secrets.token_hex(16)
+    with DOTENV.open("a", encoding="utf-8") as env:
+        env.write("\n# made by `hotline serve` for the offline console demo\n")
+        env.write(f"TWILIO_AUTH_TOKEN={token}\n")
+    typer.echo(f"No TWILIO_AUTH_TOKEN set: made one for the console demo in {DOTENV.resolve()}")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the web service (and the embedded worker unless HOTLINE_WORKER=off)."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.migrate import upgrade
+
+    settings = _settings_with_demo_token()
+    _logging(settings)
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)  # the embedded default sets itself up
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@cli.command()
+def worker() -> None:
+    """Run the escalation engine and outbound dispatcher as a process of its own."""
+    from app.paging.worker import Worker
+    from app.services import build
+
+    settings = get_settings()
+    _logging(settings)
+    services = build(settings)
+    runner = Worker(services, embedded=False)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    runner.start()
+    logging.getLogger(__name__).info("worker running")
+    done.wait()
+    runner.stop()
+    services.close()
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the configured database to the newest schema (alembic upgrade head)."""
+    from app.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    typer.echo("database is at the newest schema")
+
+
+@roster_cli.command("load")
+def roster_load(
+    file: Annotated[Path, typer.Argument(help="Roster YAML file.")],
+) -> None:
+    """Create or update hotlines, responders, shifts and escalation policy from YAML."""
+    from app.db import make_engine, make_sessionmaker
+    from app.roster.load import load_roster_file
+    from app.roster.schema import RosterError
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        summary = load_roster_file(make_sessionmaker(engine), file, utcnow())
+    except RosterError as error:
+        typer.echo(f"roster refused, nothing changed:\n{error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"roster loaded: {summary}")
+
+
+@token_cli.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, chair or responder.")],
+    responder: Annotated[
+        str | None, typer.Option(help="Bind to this responder's phone (their conflicts apply).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Who or what the token is for.")] = None,
+) -> None:
+    """Print a new API token once; only its hash is stored."""
+    from app.auth.tokens import TokenError, create_token
+    from app.db import make_engine, make_sessionmaker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        token = create_token(
+            make_sessionmaker(engine), role=role, responder=responder, name=name, now=utcnow()
+        )
+    except TokenError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(token)
+
+
+@simulate_cli.command("sms")
+def simulate_sms(
+    body: Annotated[str, typer.Argument(help="The text message.")],
+    sender: Annotated[str, typer.Option("--from", help="Sender's phone, E.164.")],
+    to: Annotated[str, typer.Option("--to", help="The hotline number, E.164.")],
+    url: Annotated[
+        str | None, typer.Option(help="Service base URL (default HOTLINE_PUBLIC_URL).")
+    ] = None,
+) -> None:
+    """Send a correctly signed inbound-SMS webhook to a running service; print the answer."""
+    from app.telephony.signature import SIGNATURE_HEADER, sign
+
+    settings = get_settings()
+    if not settings.twilio_auth_token:
+        typer.echo(
+            "TWILIO_AUTH_TOKEN is not set (start `hotline serve` once to make one)", err=True
+        )
+        raise typer.Exit(1)
+    params = {
+        "MessageSid": "SM" + uuid.uuid4().hex,
+        "AccountSid": settings.twilio_account_sid or "AC" + "0" * 32,
+        "From": sender,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+    }
+    signed_url = f"{settings.public_url}/twilio/sms"
+    target = f"{(url or settings.public_url).rstrip('/')}/twilio/sms"
+    headers = {SIGNATURE_HEADER: sign(settings.twilio_auth_token, signed_url, params)}
+    try:
+        response = httpx.post(target, data=params, headers=headers, timeout=15)
+    except httpx.HTTPError as error:
+        typer.echo(f"could not reach {target}: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"HTTP {response.status_code}")
+    typer.echo(response.text)
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()

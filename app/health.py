@@ -1,0 +1,26 @@
+"""Liveness and readiness, for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.services import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="200 while the process serves")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="200 when the database answers, 503 otherwise")
+def readyz(svc: ServicesDep) -> JSONResponse:
+    try:
+        with svc.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})

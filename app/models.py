@@ -1,0 +1,23 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from app.audit.models import Event
+from app.auth.models import ApiToken
+from app.cases.models import Case, Exclusion, Message
+from app.db import Base
+from app.paging.models import Outbound
+from app.roster.models import Hotline, Responder, Shift
+from app.telephony.models import WebhookReceipt
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Case",
+    "Event",
+    "Exclusion",
+    "Hotline",
+    "Message",
+    "Outbound",
+    "Responder",
+    "Shift",
+    "WebhookReceipt",
+]

@@ -1,0 +1,204 @@
+"""Sends what the outbox holds. Claim in one short transaction, send outside any
+transaction, record the outcome in another: no network call ever holds a database lock.
+
+A row is claimed with a lease (its `next_attempt_at` moves a minute ahead). A process that
+dies mid-send leaves the row `claimed`; when the lease runs out another claim takes it again
+and records that the message may go out twice: twice is acceptable, never is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.audit.log import SYSTEM, record
+from app.cases.models import Case
+from app.db import is_sqlite
+from app.paging.engine import Audience, audience
+from app.paging.models import Outbound
+from app.paging.outbox import CANCELLED, CLAIMED, FAILED, PENDING, PROVIDER_ORDER
+from app.roster.models import Responder
+from app.telephony.transport import SendError, Sent, Transport
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 120.0
+BATCH = 20
+# Pages only matter while nobody has the case; updates until it is resolved.
+OWED_WHILE = {"page": ("open",), "update_notice": ("open", "acknowledged")}
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: int
+    kind: str
+    to_phone: str
+    from_phone: str
+    body: str
+    attempt: int
+    maybe_sent_before: bool
+
+
+def backoff(attempt: int, rand: Callable[[], float] = random.random) -> timedelta:
+    """Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped, times 0.5 to 1."""
+    base = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+    return timedelta(seconds=base * (0.5 + rand() / 2))
+
+
+def claim(sessions: sessionmaker[Session], now: datetime, limit: int = BATCH) -> list[Claim]:
+    """Take due rows for sending, dropping those nobody may send any more."""
+    claims: list[Claim] = []
+    with sessions() as session, session.begin():
+        query = (
+            select(Outbound)
+            .where(Outbound.status.in_((PENDING, CLAIMED)), Outbound.next_attempt_at <= now)
+            .order_by(Outbound.next_attempt_at, Outbound.id)
+            .limit(limit)
+        )
+        if not is_sqlite(str(session.get_bind().url)):
+            query = query.with_for_update(skip_locked=True)
+        audiences: dict[int, Audience] = {}
+        for row in session.scalars(query).all():
+            reason = _no_longer_owed(session, row, audiences)
+            if reason:
+                row.status = CANCELLED
+                row.error = reason
+                continue
+            maybe_sent_before = row.status == CLAIMED
+            row.status = CLAIMED
+            row.attempts += 1
+            row.next_attempt_at = now + LEASE
+            claims.append(
+                Claim(
+                    row.id,
+                    row.kind,
+                    row.to_phone,
+                    row.from_phone,
+                    row.body,
+                    row.attempts,
+                    maybe_sent_before,
+                )
+            )
+    return claims
+
+
+def _no_longer_owed(session: Session, row: Outbound, audiences: dict[int, Audience]) -> str | None:
+    """Eligibility is asked again at send time: an exclusion or an ACK since queueing wins."""
+    if row.case_id is None:
+        return None
+    if row.case_id not in audiences:
+        audiences[row.case_id] = audience(session, session.get_one(Case, row.case_id))
+    aud = audiences[row.case_id]
+    if row.responder_id is not None and not aud.may_hear(row.responder_id):
+        return "responder may not hear about the case"
+    if row.kind in OWED_WHILE and aud.case.status not in OWED_WHILE[row.kind]:
+        return f"case is {aud.case.status}"
+    return None
+
+
+def send(transport: Transport, claim: Claim, status_callback: str) -> Sent | SendError:
+    try:
+        return transport.send_sms(
+            to=claim.to_phone,
+            from_=claim.from_phone,
+            body=claim.body,
+            status_callback=status_callback,
+        )
+    except SendError as error:
+        return error
+    except Exception as error:  # a bug or an unexpected answer: retry, never lose the page
+        log.exception("unexpected error sending outbound %s", claim.id)
+        return SendError(type(error).__name__, retryable=True)
+
+
+def finish(
+    sessions: sessionmaker[Session], claim: Claim, outcome: Sent | SendError, now: datetime
+) -> None:
+    """Record what happened to one send, with its event, in one transaction."""
+    with sessions() as session, session.begin():
+        row = session.get_one(Outbound, claim.id)
+        who = _recipient(session, row)
+        prefix = "page" if row.kind == "page" else "message"
+        detail = {"kind": row.kind, "to": who, "attempt": claim.attempt}
+        if row.step is not None:
+            detail["step"] = row.step
+        if isinstance(outcome, Sent):
+            row.status = outcome.status if outcome.status in PROVIDER_ORDER else "queued"
+            row.provider_sid = outcome.sid
+            row.sent_at = now
+            row.error = None
+            if claim.maybe_sent_before:
+                detail["possible_duplicate"] = True
+            record(
+                session,
+                case_id=row.case_id,
+                type=f"{prefix}_sent",
+                actor=SYSTEM,
+                at=now,
+                sid=outcome.sid,
+                **detail,
+            )
+            return
+        detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
+        row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason
+        if outcome.retryable and claim.attempt < MAX_ATTEMPTS:
+            row.status = PENDING
+            row.next_attempt_at = now + backoff(claim.attempt)
+            record(
+                session,
+                case_id=row.case_id,
+                type=f"{prefix}_retry",
+                actor=SYSTEM,
+                at=now,
+                next_attempt_at=row.next_attempt_at.isoformat(),
+                **detail,
+            )
+            log.warning("outbound %s failed (%s), retrying", row.id, outcome.reason)
+            return
+        row.status = FAILED
+        record(
+            session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail
+        )
+        log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
+
+
+def _recipient(session: Session, row: Outbound) -> str:
+    """Who a message went to, by name: the log never needs anyone's number."""
+    if row.responder_id is not None:
+        return session.get_one(Responder, row.responder_id).name
+    return "reporter"
+
+
+def dispatch_due(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    status_callback: str,
+    clock: Callable[[], datetime],
+    pool: ThreadPoolExecutor | None = None,
+) -> int:
+    """Send one batch of due messages; returns how many were attempted."""
+    claims = claim(sessions, clock())
+    if not claims:
+        return 0
+    if pool is None or len(claims) == 1:
+        outcomes = [send(transport, c, status_callback) for c in claims]
+    else:
+        outcomes = list(pool.map(lambda c: send(transport, c, status_callback), claims))
+    for c, outcome in zip(claims, outcomes, strict=True):
+        finish(sessions, c, outcome, clock())
+    return len(claims)
+
+
+def next_attempt(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(Outbound.next_attempt_at)).where(Outbound.status.in_((PENDING, CLAIMED)))
+    )

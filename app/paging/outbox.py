@@ -1,0 +1,89 @@
+"""Queueing what the service owes someone. Rows are written in the caller's transaction,
+so a message exists exactly when the state change that caused it does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.paging.models import Outbound
+
+PENDING = "pending"  # owed, not yet handed to the provider
+CLAIMED = "claimed"  # a dispatcher is sending it now (under a lease)
+FAILED = "failed"
+CANCELLED = "cancelled"  # no longer owed: the case was taken, or the recipient excluded
+# After the provider accepts a message, its status follows the provider's own words, in
+# this order; a status callback only ever moves a row forward.
+PROVIDER_ORDER = {
+    "accepted": 2,
+    "scheduled": 2,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "delivered": 5,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+    "read": 6,
+}
+DELIVERY_FAILED = ("undelivered", "failed")
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    to_phone: str,
+    from_phone: str,
+    body: str,
+    now: datetime,
+    case_id: int | None = None,
+    responder_id: int | None = None,
+    step: int | None = None,
+    dedupe_key: str | None = None,
+) -> Outbound:
+    row = Outbound(
+        kind=kind,
+        case_id=case_id,
+        responder_id=responder_id,
+        step=step,
+        dedupe_key=dedupe_key,
+        to_phone=to_phone,
+        from_phone=from_phone,
+        body=body,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def page_key(case_id: int, responder_id: int, step: int | str) -> str:
+    return f"page:{case_id}:{responder_id}:{step}"
+
+
+def already_queued(session: Session, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    rows = session.scalars(select(Outbound.dedupe_key).where(Outbound.dedupe_key.in_(keys)))
+    return {k for k in rows if k}
+
+
+def cancel_pending_pages(session: Session, case_id: int, now: datetime) -> int:
+    """Pages not yet handed to Twilio are no longer owed once a case is taken or closed;
+    the dispatcher drops other messages that stopped being owed when it claims them."""
+    result = session.execute(
+        update(Outbound)
+        .where(
+            Outbound.case_id == case_id,
+            Outbound.kind == "page",
+            Outbound.status == PENDING,
+        )
+        .values(status=CANCELLED, error="case no longer needs paging")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

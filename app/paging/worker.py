@@ -1,0 +1,103 @@
+"""The loop that runs escalations and sends the outbox.
+
+It sleeps until the earliest due time in the database, or until new work is announced
+(an in-process event, or PostgreSQL NOTIFY from other processes), so a due tier goes out
+within moments without polling the database in a tight loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db import is_sqlite
+from app.paging import dispatcher, engine
+from app.services import Services
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "hotline_work"
+IDLE_WITH_NOTIFY = 30.0  # seconds; only a safety net when wake-ups are announced
+IDLE_WITHOUT_NOTIFY = 1.0  # a separate worker on SQLite hears no announcements
+
+
+def announce_work(session: Session) -> None:
+    """Wake workers in other processes when this transaction commits (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+class Worker:
+    def __init__(self, services: Services, *, embedded: bool) -> None:
+        self.services = services
+        self.stopping = threading.Event()
+        self.postgres = not is_sqlite(services.settings.database_url)
+        self.idle = IDLE_WITH_NOTIFY if (embedded or self.postgres) else IDLE_WITHOUT_NOTIFY
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="send")
+        self.threads: list[threading.Thread] = []
+
+    def run_once(self) -> None:
+        """One round: every due escalation step, then every due message."""
+        s = self.services
+        while engine.run_due(s.sessions, s.clock()):
+            pass
+        while dispatcher.dispatch_due(
+            s.sessions, s.transport, s.status_callback_url(), s.clock, self.pool
+        ):
+            pass
+
+    def seconds_to_next(self) -> float:
+        with self.services.sessions() as session:
+            times = [t for t in (engine.next_due(session), dispatcher.next_attempt(session)) if t]
+        if not times:
+            return self.idle
+        wait = (min(times) - self.services.clock()).total_seconds()
+        return max(0.0, min(wait, self.idle))
+
+    def run(self) -> None:
+        wakeup = self.services.wakeup
+        while not self.stopping.is_set():
+            wakeup.clear()
+            try:
+                self.run_once()
+                delay = self.seconds_to_next()
+            except Exception:
+                log.exception("worker round failed; trying again shortly")
+                delay = 1.0
+            wakeup.wait(delay)
+
+    def listen(self) -> None:
+        """Turn PostgreSQL notifications into wake-ups, reconnecting when the link drops."""
+        import psycopg
+
+        url = self.services.engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.services.wakeup.set()  # catch up on anything missed while away
+                    while not self.stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.services.wakeup.set()
+            except Exception:
+                log.warning("lost the notification connection; reconnecting", exc_info=True)
+                self.stopping.wait(1.0)
+
+    def start(self) -> None:
+        self.threads = [threading.Thread(target=self.run, name="worker", daemon=True)]
+        if self.postgres:
+            self.threads.append(threading.Thread(target=self.listen, name="listen", daemon=True))
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.services.wakeup.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.pool.shutdown(wait=True)

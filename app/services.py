@@ -1,0 +1,73 @@
+"""The long-lived parts of one process, built once: engine, sessions, transport, clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import make_engine, make_sessionmaker, utcnow
+from app.settings import Settings
+from app.telephony.console import ConsoleTransport
+from app.telephony.transport import Transport
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    transport: Transport
+    clock: Callable[[], datetime] = utcnow
+    # Set after a commit that created work, so an in-process worker wakes at once.
+    wakeup: threading.Event = field(default_factory=threading.Event)
+
+    def status_callback_url(self) -> str:
+        return f"{self.settings.public_url}/twilio/status"
+
+    def close(self) -> None:
+        close = getattr(self.transport, "close", None)
+        if callable(close):
+            close()
+        self.engine.dispose()
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.transport == "console":
+        return ConsoleTransport()
+    from app.telephony.twilio_rest import TwilioTransport
+
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise SystemExit("HOTLINE_TRANSPORT=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    return TwilioTransport(
+        settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    transport: Transport | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Services:
+    engine = make_engine(settings.database_url)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        transport=transport or make_transport(settings),
+        clock=clock,
+    )
+
+
+def from_request(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(from_request)]

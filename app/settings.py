@@ -1,0 +1,49 @@
+"""One Settings object, read from the environment and ./.env (names as in the contract)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite:///./hotline.db", validation_alias=AliasChoices("HOTLINE_DATABASE_URL")
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", validation_alias=AliasChoices("HOTLINE_PUBLIC_URL")
+    )
+    roster: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_ROSTER"))
+    transport: Literal["twilio", "console"] | None = Field(
+        None, validation_alias=AliasChoices("HOTLINE_TRANSPORT")
+    )
+    twilio_account_sid: str | None = Field(
+        None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: str | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN"))
+    twilio_api_base_url: str = Field(
+        "https://api.twilio.com", validation_alias=AliasChoices("TWILIO_API_BASE_URL")
+    )
+    worker: Literal["embedded", "off"] = Field(
+        "embedded", validation_alias=AliasChoices("HOTLINE_WORKER")
+    )
+    log_level: str = Field("INFO", validation_alias=AliasChoices("HOTLINE_LOG_LEVEL"))
+
+    @model_validator(mode="after")
+    def _default_transport(self) -> Settings:
+        # The contract: twilio when an account SID is configured, else the offline console.
+        if self.transport is None:
+            self.transport = "twilio" if self.twilio_account_sid else "console"
+        self.public_url = self.public_url.rstrip("/")
+        self.twilio_api_base_url = self.twilio_api_base_url.rstrip("/")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,97 @@
+"""What an inbound text means: a reporter's report, or a responder's command.
+
+Both run inside the webhook's transaction and return the text to answer with.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app import wording
+from app.cases import service
+from app.roster.models import Hotline, Responder
+from app.sms import grammar
+from app.sms.report import is_emergency
+
+
+def from_reporter(
+    session: Session, hotline: Hotline, phone: str, body: str, now: datetime
+) -> str | None:
+    """Open a case or add to the sender's open one; None means answer nothing."""
+    case = service.find_open_case(session, hotline.id, phone)
+    if isinstance(grammar.parse_command(body), grammar.CarrierKeyword):
+        # STOP, START and friends belong to the carrier, which answers them: never a new
+        # report, never answered by us; on an open case they are kept as the reporter's words.
+        if case is not None:
+            service.append_report(session, case, body, now)
+        return None
+    if case is None:
+        case = service.open_case(
+            session, hotline, reporter_phone=phone, channel="sms", body=body, now=now
+        )
+        answer = wording.report_received(hotline.name, case.id, hotline.safety_info)
+    else:
+        service.append_report(session, case, body, now)
+        answer = wording.report_appended(case.id, hotline.safety_info)
+    if is_emergency(body):
+        answer = wording.emergency_answer(answer, hotline.emergency_info)
+    return answer
+
+
+def from_responder(
+    session: Session, hotline: Hotline, responder: Responder, body: str, now: datetime
+) -> str | None:
+    """Carry out one command; None means answer nothing."""
+    command = grammar.parse_command(body)
+    match command:
+        case grammar.CarrierKeyword():
+            return None
+        case grammar.Invalid(reason=reason):
+            return wording.invalid(reason)
+        case grammar.Help():
+            return grammar.HELP_TEXT
+        case grammar.Status():
+            return wording.status_list(service.open_cases_of(session, hotline, responder))
+        case grammar.New(text=text):
+            case = service.open_case(
+                session,
+                hotline,
+                reporter_phone=responder.phone,
+                channel="sms",
+                body=text,
+                now=now,
+                actor=responder.name,
+            )
+            return wording.report_received(hotline.name, case.id, hotline.safety_info)
+        case grammar.Ack(case=None):
+            pending = service.pending_for(session, hotline, responder)
+            if len(pending) != 1:
+                return wording.which_pending(pending) if pending else wording.nothing_pending()
+            return _about_case(session, hotline, responder, grammar.Ack(pending[0]), now)
+        case grammar.Ack() | grammar.Recuse() | grammar.Resolve() | grammar.Reply():
+            return _about_case(session, hotline, responder, command, now)
+    return grammar.HELP_TEXT
+
+
+def _about_case(
+    session: Session,
+    hotline: Hotline,
+    responder: Responder,
+    command: grammar.Ack | grammar.Recuse | grammar.Resolve | grammar.Reply,
+    now: datetime,
+) -> str:
+    assert command.case is not None
+    case = service.visible_case(session, hotline, responder, command.case)
+    if case is None:
+        return wording.no_such_case(command.case)
+    match command:
+        case grammar.Ack():
+            return service.acknowledge(session, case, responder, now, via="sms")
+        case grammar.Recuse():
+            return service.recuse(session, case, responder, now)
+        case grammar.Resolve():
+            return service.resolve(session, case, responder, now)
+        case grammar.Reply(text=text):
+            return service.relay(session, case, responder, text, now)

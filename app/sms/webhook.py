@@ -1,0 +1,47 @@
+"""POST /twilio/sms: an inbound text, routed by the hotline number it was sent to."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml.messaging_response import MessagingResponse
+
+from app.roster.models import Hotline, Responder
+from app.services import ServicesDep
+from app.sms.inbound import from_reporter, from_responder
+from app.telephony.webhook import EMPTY_TWIML, SignedForm, once, required, twiml
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["twilio"])
+
+
+@router.post("/twilio/sms", response_class=Response, summary="Inbound SMS (Twilio webhook)")
+def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
+    sid, sender, to = required(form, "MessageSid", "From", "To")
+    body = form.get("Body", "")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        now = svc.clock()
+        hotline = session.scalar(select(Hotline).where(Hotline.number == to, Hotline.active))
+        if hotline is None:
+            log.warning("SMS %s to %s, which is no hotline; ignored", sid, to)
+            return EMPTY_TWIML, False
+        responder = session.scalar(
+            select(Responder).where(
+                Responder.hotline_id == hotline.id, Responder.phone == sender, Responder.active
+            )
+        )
+        if responder is None:
+            answer = from_reporter(session, hotline, sender, body, now)
+        else:
+            answer = from_responder(session, hotline, responder, body, now)
+        if answer is None:
+            return EMPTY_TWIML, True
+        reply = MessagingResponse()
+        reply.message(answer)
+        return str(reply), True
+
+    return twiml(once(svc, sid, "sms", handle))

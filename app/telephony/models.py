@@ -1,0 +1,20 @@
+"""Webhooks already answered, by Twilio's SID: a retried webhook gets the same answer
+and changes nothing twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+
+
+class WebhookReceipt(Base):
+    __tablename__ = "webhook_receipt"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,98 @@
+"""Twilio webhook signatures (`X-Twilio-Signature`), computed by the `twilio` package.
+
+`is_valid` guards every /twilio/... endpoint; `sign` lets `hotline simulate` and tests make
+requests exactly as Twilio would. Both delegate to `twilio.request_validator.RequestValidator`
+so the algorithm (URL + sorted keys and values, HMAC, with/without port) is Twilio's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from twilio.request_validator import RequestValidator
+
+__all__ = ["SIGNATURE_HEADER", "Params", "is_valid", "sign"]
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+#: Form parameters: a mapping (values str or lists of str for repeated keys), a multi-dict
+#: (Starlette `FormData`, werkzeug `MultiDict`, Django `QueryDict`), or (key, value) pairs.
+Params = Mapping[str, str] | Mapping[str, list[str]] | Iterable[tuple[str, str]]
+
+
+class _MultiParams:
+    """Repeated keys in the shape `RequestValidator` reads: iterate keys, `getlist(key)`."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError("signed parameters must be strings")
+            self._values.setdefault(key, []).append(value)
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def getlist(self, key: str) -> list[str]:
+        return list(self._values[key])
+
+
+def _pairs(params: Params | Any) -> Iterable[tuple[str, str]]:
+    """Every (key, value) of `params`, repeated keys included."""
+    if isinstance(params, str | bytes):
+        raise TypeError("params must be form parameters, not a raw body")
+    multi_items = getattr(params, "multi_items", None)  # Starlette (Immutable)MultiDict
+    if callable(multi_items):
+        return list(multi_items())
+    getlist = getattr(params, "getlist", None)  # werkzeug MultiDict, Django QueryDict
+    if callable(getlist):
+        return [(key, value) for key in params for value in getlist(key)]
+    if isinstance(params, Mapping):
+        pairs: list[tuple[str, str]] = []
+        for key, value in params.items():
+            if isinstance(value, list | tuple):
+                pairs.extend((key, item) for item in value)
+            else:
+                pairs.append((key, value))
+        return pairs
+    return list(params)
+
+
+def sign(auth_token: str, url: str, params: Params | Any, *, algorithm: str | None = None) -> str:
+    """The `X-Twilio-Signature` Twilio would send for a POST of `params` to `url`.
+
+    `algorithm` is None/"HMAC_SHA1" (auth-token signatures) or "HMAC_SHA256".
+    """
+    if not auth_token:
+        raise ValueError("an auth token is required to sign")
+    validator = RequestValidator(auth_token)
+    return str(validator.compute_signature(url, _MultiParams(_pairs(params)), algorithm))
+
+
+def is_valid(
+    auth_token: str,
+    url: str,
+    params: Params | Any,
+    signature: str | None,
+    *,
+    algorithm: str | None = None,
+) -> bool:
+    """True only if `signature` is Twilio's for `url` and `params` under `auth_token`.
+
+    `url` must be the URL Twilio requested (public base URL + path + query), not the one the
+    app sees behind a proxy. Missing signature, empty token or non-string parameters (file
+    uploads) are simply invalid, never an error.
+    """
+    if not signature or not auth_token:
+        return False
+    try:
+        multi = _MultiParams(_pairs(params))
+    except (TypeError, ValueError):
+        return False
+    return bool(RequestValidator(auth_token).validate(url, multi, signature, algorithm))

@@ -1,0 +1,261 @@
+"""Twilio's REST API through the `twilio` package, over one pooled `httpx.Client`.
+
+The package builds the requests (paths, parameter names, error parsing) so the wire format stays
+Twilio's own; httpx carries them so that (1) one long-lived connection pool serves every page,
+(2) every request can be redirected to `TWILIO_API_BASE_URL` (a local stand-in, a test), and
+(3) tests can mock Twilio at the transport level with respx.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from app.telephony.transport import SendError, Sent
+
+__all__ = [
+    "CALL_STATUS_EVENTS",
+    "DEFAULT_API_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "HttpxTwilioClient",
+    "TwilioTransport",
+]
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://api.twilio.com"
+DEFAULT_TIMEOUT = 10.0
+#: Call progress events we ask Twilio to report for every paging call.
+CALL_STATUS_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "completed")
+
+# Media types the package sends as JSON bodies (its TwilioHttpClient does the same).
+_JSON_MEDIA_TYPES = frozenset({"application/json", "application/scim+json"})
+
+# Short, log-safe names for error codes worth recognising in logs. The raw code is always
+# kept on SendError.code: classification must not depend on these labels.
+_KNOWN_ERRORS: Mapping[int, str] = {
+    20003: "authentication failed",
+    20429: "too many requests",
+    21211: "invalid 'To' number",
+    21212: "invalid 'From' number",
+    21608: "unverified 'To' number (trial account)",
+    21610: "recipient opted out (STOP)",
+    21611: "outbound queue full",
+    21614: "'To' number cannot receive SMS",
+    21617: "body too long",
+}
+
+
+class HttpxTwilioClient(HttpClient):
+    """A `twilio.http.HttpClient` on one long-lived `httpx.Client`, aimed at `api_base_url`.
+
+    The package builds URIs on https://api.twilio.com (or other *.twilio.com hosts); each one
+    is rewritten onto `api_base_url` (scheme, host, port and any path prefix), keeping its path
+    and query, so all REST traffic goes where the configuration says. Bodies and credentials
+    are never logged.
+    """
+
+    def __init__(
+        self,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        logger: logging.Logger = _logger,
+    ) -> None:
+        super().__init__(logger, is_async=False, timeout=timeout)
+        base = urlsplit(api_base_url.strip())
+        if base.scheme not in ("http", "https") or not base.netloc:
+            raise ValueError(f"TWILIO_API_BASE_URL must be an http(s) URL, got {api_base_url!r}")
+        if base.query or base.fragment:
+            raise ValueError("TWILIO_API_BASE_URL must not have a query or fragment")
+        self._scheme = base.scheme
+        self._netloc = base.netloc
+        self._path_prefix = base.path.rstrip("/")
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
+
+    @property
+    def api_base_url(self) -> str:
+        """The base URL every request is sent to (normalised, no trailing slash)."""
+        return urlunsplit((self._scheme, self._netloc, self._path_prefix, "", ""))
+
+    def rebase(self, uri: str) -> str:
+        """Move `uri` onto the configured base URL, keeping its path and query."""
+        parts = urlsplit(uri)
+        path = self._path_prefix + (parts.path or "/")
+        return urlunsplit((self._scheme, self._netloc, path, parts.query, ""))
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Send one request built by the package; httpx errors propagate unchanged."""
+        if timeout is None:
+            timeout = self.timeout
+        elif timeout <= 0:
+            raise ValueError(timeout)
+        url = httpx.URL(self.rebase(uri))
+        if params:
+            # Merge, as requests does: httpx would replace a query already in the URI.
+            url = url.copy_merge_params(params)  # type: ignore[arg-type]
+        body: dict[str, Any] = {}
+        if data is not None:
+            body["json" if _is_json(headers) else "data"] = data
+        self._test_only_last_response = None
+        response = self._client.request(
+            method.upper(),
+            url,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            follow_redirects=allow_redirects,
+            **body,
+        )
+        self.logger.debug("twilio %s %s -> %s", method.upper(), url.path, response.status_code)
+        result = Response(response.status_code, response.text, response.headers)
+        self._test_only_last_response = result
+        return result
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+
+def _is_json(headers: Mapping[str, str] | None) -> bool:
+    """True when the package asked for a JSON body (its own client checks Content-Type too)."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "content-type":
+            media_type = value.split(";", 1)[0].strip().lower()
+            return media_type in _JSON_MEDIA_TYPES
+    return False
+
+
+class _HasSidStatus(Protocol):
+    sid: str | None
+    status: object
+
+
+class TwilioTransport:
+    """`Transport` over Twilio's REST API, mapping every failure to a `SendError`.
+
+    5xx and 429 answers, timeouts and connection errors are retryable; other 4xx answers
+    (opted out, invalid number, ...) are not. A timeout after the request was sent is
+    ambiguous (Twilio may have accepted it): it is still reported as retryable, because a
+    duplicate page is better than a missing one.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("TwilioTransport needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        self.http_client = HttpxTwilioClient(api_base_url, timeout=timeout)
+        self.client = Client(account_sid, auth_token, http_client=self.http_client)
+
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> Sent:
+        """Create an outbound message; Twilio queues it and reports progress to the callback."""
+        kwargs: dict[str, Any] = {"to": to, "from_": from_, "body": body}
+        if status_callback is not None:
+            kwargs["status_callback"] = status_callback
+        return self._create("SMS", lambda: self.client.messages.create(**kwargs))
+
+    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None) -> Sent:
+        """Create an outbound call; Twilio fetches TwiML from `url` once it connects."""
+        kwargs: dict[str, Any] = {"to": to, "from_": from_, "url": url}
+        if status_callback is not None:
+            kwargs["status_callback"] = status_callback
+            kwargs["status_callback_event"] = list(CALL_STATUS_EVENTS)
+        return self._create("call", lambda: self.client.calls.create(**kwargs))
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.http_client.close()
+
+    def __enter__(self) -> TwilioTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _create(self, kind: str, create: Callable[[], _HasSidStatus]) -> Sent:
+        """Run one create call and translate its outcome into `Sent` or `SendError`."""
+        try:
+            instance = create()
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # `from None`: Twilio's message text can quote phone numbers; status and code suffice.
+            raise _rest_error(kind, exc) from None
+        except httpx.TimeoutException as exc:
+            raise SendError(
+                f"{kind} not confirmed: timeout talking to Twilio ({type(exc).__name__})",
+                retryable=True,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise SendError(
+                f"{kind} not sent: cannot reach Twilio ({type(exc).__name__})", retryable=True
+            ) from exc
+        except json.JSONDecodeError:
+            raise SendError(
+                f"{kind} not confirmed: unreadable answer from Twilio", retryable=True
+            ) from None
+        except TwilioException as exc:
+            raise SendError(
+                f"{kind} not sent: twilio client error ({type(exc).__name__})", retryable=False
+            ) from None
+        if not instance.sid:
+            raise SendError(f"{kind} not confirmed: Twilio's answer has no SID", retryable=True)
+        status = instance.status
+        return Sent(sid=str(instance.sid), status=str(status) if status else "queued")
+
+
+def _rest_error(kind: str, exc: TwilioRestException | TwilioServiceException) -> SendError:
+    """Classify an HTTP error answer: 5xx and 429 may pass later, other 4xx will not."""
+    status = _as_int(exc.status)
+    code = _as_int(exc.code)
+    if code is not None and code == status:
+        # The package falls back to the HTTP status when the answer carries no error code.
+        code = None
+    retryable = status is None or status >= 500 or status == 429
+    reason = f"Twilio refused {kind}: HTTP {status}"
+    if code is not None:
+        reason += f", error {code}"
+        label = _KNOWN_ERRORS.get(code)
+        if label:
+            reason += f" ({label})"
+    return SendError(reason, retryable=retryable, code=code, http_status=status)
+
+
+def _as_int(value: object) -> int | None:
+    """Twilio codes and statuses as int, None when absent or not numeric."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,213 @@
+"""A hotline on a real database, driven the way Twilio drives it.
+
+Webhooks go through the ASGI app with real signatures; outbound SMS leave through the real
+Twilio REST client and are caught by respx at the HTTP transport; time is a clock the test
+moves, and the worker runs one round when the test asks, so every step is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
+
+import httpx
+import respx
+from fastapi.testclient import TestClient
+
+from app.db import transaction
+from app.main import create_app
+from app.paging.worker import Worker
+from app.roster.load import load_roster
+from app.roster.schema import parse_roster
+from app.services import Services
+from app.settings import Settings
+from app.telephony.signature import SIGNATURE_HEADER, sign
+
+HOTLINE = "+15555550100"
+OTHER_HOTLINE = "+15555550101"
+AVERY = "+15555550111"
+BLAKE = "+15555550112"
+CASEY = "+15555550113"
+DANA = "+15555550121"
+EMERY = "+15555550122"
+REPORTER = "+15555550150"
+REPORTER_2 = "+15555550151"
+LEADS = (AVERY, BLAKE, CASEY)
+ALTERNATES = (DANA, EMERY)
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "test-auth-token"
+PUBLIC_URL = "https://hotline.example.test"
+TWILIO_BASE = "http://twilio.test"
+MESSAGES_URL = f"{TWILIO_BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+ROSTER = f"""
+hotlines:
+  - number: "{HOTLINE}"
+    name: "Example Conf 2026"
+    timezone: "America/New_York"
+    safety_info: "Safety room: Room 23."
+    emergency_info: "If anyone is in danger call 911, then venue security +1 555 555 0199."
+    responders:
+      - {{name: "Avery Quinn", phone: "{AVERY}", role: lead, aliases: ["Avery"]}}
+      - {{name: "Blake Rivera", phone: "{BLAKE}", role: lead}}
+      - {{name: "Casey Moreau", phone: "{CASEY}", role: lead}}
+      - {{name: "Dana Okafor", phone: "{DANA}", role: alternate}}
+      - {{name: "Emery Lindqvist", phone: "{EMERY}", role: alternate}}
+    shifts:
+      - {{responder: "Avery Quinn", start: "2026-05-11T08:00", end: "2026-05-11T20:00"}}
+    escalation:
+      - {{notify: on_call_leads, after_minutes: 0}}
+      - {{notify: all_leads, after_minutes: 5}}
+      - {{notify: alternates, after_minutes: 10}}
+    repeat: 1
+"""
+# Noon in New York on the day of Avery's shift: Avery alone is the on-call lead.
+START = datetime(2026, 5, 11, 16, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Sms:
+    to: str
+    sender: str
+    body: str
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's Messages endpoint under respx: accepts, or fails as told."""
+
+    sent: list[Sms] = field(default_factory=list)
+    failures: list[httpx.Response] = field(default_factory=list)
+    attempts: int = 0
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.attempts += 1
+        if self.failures:
+            return self.failures.pop(0)
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        self.sent.append(Sms(form["To"], form["From"], form["Body"]))
+        sid = "SM" + uuid.uuid4().hex
+        return httpx.Response(201, json={"sid": sid, "status": "queued", "to": form["To"]})
+
+    def fail_next(self, status: int, code: int | None = None) -> None:
+        body = {"status": status, "message": "failure for the test"}
+        if code is not None:
+            body["code"] = code
+        self.failures.append(httpx.Response(status, content=json.dumps(body)))
+
+    def to(self, phone: str) -> list[str]:
+        return [m.body for m in self.sent if m.to == phone]
+
+    def take(self) -> list[Sms]:
+        out, self.sent = self.sent, []
+        return out
+
+
+class Hotline:
+    def __init__(self, database_url: str, roster: str = ROSTER, clock: Clock | None = None):
+        self.clock = clock or Clock()
+        self.settings = Settings(
+            HOTLINE_DATABASE_URL=database_url,
+            HOTLINE_PUBLIC_URL=PUBLIC_URL,
+            HOTLINE_WORKER="off",
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            TWILIO_API_BASE_URL=TWILIO_BASE,
+        )
+        self.app = create_app(self.settings, clock=self.clock)
+        self.services: Services = self.app.state.services
+        self.worker = Worker(self.services, embedded=True)
+        self.twilio = FakeTwilio()
+        self.respx = respx.mock(assert_all_called=False)
+        self.respx.post(MESSAGES_URL).mock(side_effect=self.twilio.answer)
+        self.respx.start()
+        if roster:
+            self.load(roster)
+        self.client = TestClient(self.app)
+        self.client.__enter__()
+
+    def load(self, roster: str) -> None:
+        with transaction(self.services.sessions) as session:
+            load_roster(session, parse_roster(roster), self.clock())
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.worker.pool.shutdown()
+        self.respx.stop()
+
+    def post(
+        self, path: str, params: dict[str, str], *, signature: str | None = "sign"
+    ) -> httpx.Response:
+        return signed_post(self.client, path, params, signature=signature)
+
+    def sms(
+        self, sender: str, body: str, *, to: str = HOTLINE, sid: str | None = None
+    ) -> httpx.Response:
+        return send_sms(self.client, sender, body, to=to, sid=sid)
+
+    def answer(self, sender: str, body: str, **kw: str) -> str:
+        """The text of the TwiML reply to an inbound SMS ("" for an empty answer)."""
+        response = self.sms(sender, body, **kw)
+        assert response.status_code == 200, response.text
+        return twiml_text(response.text)
+
+    def run(self) -> list[Sms]:
+        """One worker round; returns what it sent."""
+        self.worker.run_once()
+        return self.twilio.take()
+
+    def after(self, **delta: float) -> list[Sms]:
+        self.clock.advance(**delta)
+        return self.run()
+
+
+def signed_post(
+    client: TestClient, path: str, params: dict[str, str], *, signature: str | None = "sign"
+) -> httpx.Response:
+    """POST a webhook as Twilio would: signed over the public URL, unless told otherwise."""
+    headers = {}
+    if signature == "sign":
+        headers[SIGNATURE_HEADER] = sign(AUTH_TOKEN, PUBLIC_URL + path, params)
+    elif signature is not None:
+        headers[SIGNATURE_HEADER] = signature
+    return client.post(path, data=params, headers=headers)
+
+
+def send_sms(
+    client: TestClient, sender: str, body: str, *, to: str = HOTLINE, sid: str | None = None
+) -> httpx.Response:
+    params = {
+        "MessageSid": sid or "SM" + uuid.uuid4().hex,
+        "AccountSid": ACCOUNT_SID,
+        "From": sender,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+    }
+    return signed_post(client, "/twilio/sms", params)
+
+
+def twiml_text(xml: str) -> str:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    return " ".join((el.text or "") for el in root.iter("Message"))
+
+
+def recipients(sent: list[Sms]) -> set[str]:
+    return {m.to for m in sent}
