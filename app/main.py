@@ -10,6 +10,8 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from app import health
+from app.audit import views as audit_views
+from app.cases import views as case_views
 from app.db import utcnow
 from app.paging.worker import Worker
 from app.roster.load import load_roster_file
@@ -18,6 +20,7 @@ from app.settings import Settings, get_settings
 from app.sms import webhook as sms_webhook
 from app.telephony import status
 from app.telephony.transport import Transport
+from app.voice import webhook as voice_webhook
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ def create_app(
     )
     app.state.services = services
     app.include_router(sms_webhook.router)
+    app.include_router(voice_webhook.router)
     app.include_router(status.router)
     app.include_router(health.router)
+    app.include_router(case_views.router)
+    app.include_router(audit_views.router)
     return app

@@ -30,7 +30,7 @@ from app.telephony.transport import SendError, Sent, Transport
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12  # about twelve minutes of trying before a send is given up as failed
 MAX_BACKOFF_SECONDS = 120.0
 BATCH = 20
 # Pages only matter while nobody has the case; updates until it is resolved.
