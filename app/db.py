@@ -6,12 +6,13 @@ for connection setup. SQLite runs in WAL mode so readers never block the single 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -65,9 +66,7 @@ def make_engine(url: str) -> Engine:
             max_overflow=8,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front
-        # so two writers never deadlock on a lock upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        _serialize_sqlite_transactions(engine)
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -80,6 +79,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _serialize_sqlite_transactions(engine: Engine) -> None:
+    """SQLite has one writer at a time. Queue this process's transactions on a fair lock
+    rather than on SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
+    turned a few concurrent webhooks into second-long waits. Each transaction starts with
+    BEGIN IMMEDIATE, so two writers never deadlock on a lock upgrade; the busy timeout
+    still covers another process (a separate worker) holding the database."""
+    lock = threading.Lock()
+
+    def begin(conn: Connection) -> None:
+        lock.acquire()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
+        conn.info["holds_write_lock"] = True
+
+    def end(conn: Connection) -> None:
+        if conn.info.pop("holds_write_lock", False):
+            lock.release()
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

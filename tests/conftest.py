@@ -70,10 +70,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _truncate_all(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty(engine)
     engine.dispose()
+
+
+def empty(engine: Engine) -> None:
+    """Every table emptied and every id counter reset, as in a new database."""
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        for table in reversed(tables):  # rowids restart at 1 once a table is empty
+            conn.execute(text(f'DELETE FROM "{table}"'))
 
 
 @pytest.fixture

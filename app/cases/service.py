@@ -7,6 +7,7 @@ and the messages it owes together, so none exists without the others.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,10 +16,9 @@ from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases.models import Case, Exclusion, Message
 from app.paging import escalation
-from app.paging.eligibility import eligible, tier_members
 from app.paging.engine import Audience, advance, audience, page_everyone
 from app.paging.models import Outbound
-from app.paging.outbox import CANCELLED, PENDING, cancel_pending_pages, enqueue
+from app.paging.outbox import CANCELLED, FAILED, PENDING, cancel_pending_pages, enqueue
 from app.roster.models import Hotline, Responder
 from app.sms.report import Named, flagged_in, is_emergency, named_in
 
@@ -135,8 +135,13 @@ def append_report(session: Session, case: Case, body: str, now: datetime) -> boo
 
 
 def exclude_named(session: Session, case: Case, text: str, now: datetime) -> None:
-    """Exclude every responder the text flags with CONFLICT or names outright."""
-    responders = session.scalars(select(Responder).where(Responder.hotline_id == case.hotline_id))
+    """Exclude every responder the text flags with CONFLICT or names outright (but not a
+    responder who reported it and names themselves: they already know)."""
+    responders = session.scalars(
+        select(Responder).where(
+            Responder.hotline_id == case.hotline_id, Responder.phone != case.reporter_phone
+        )
+    )
     people = [Named(r.id, (r.name, *r.aliases)) for r in responders]
     flagged = flagged_in(text, people)
     for responder_id in sorted(flagged):
@@ -183,7 +188,7 @@ def exclude(
     if case.acknowledged_by_id == responder_id:
         _reopen(session, case, now)
     elif case.status == "open" and case.next_step > 0:
-        _reroute_if_tier_empty(session, case, now)
+        _reroute_if_nobody_left(session, case, now)
     return True
 
 
@@ -198,23 +203,26 @@ def _reopen(session: Session, case: Case, now: datetime) -> None:
     record(session, case_id=case.id, type="reopened", actor=SYSTEM, at=now)
 
 
-def _reroute_if_tier_empty(session: Session, case: Case, now: datetime) -> None:
+def _reroute_if_nobody_left(session: Session, case: Case, now: datetime) -> None:
+    """When exclusions leave nobody eligible who was paged, the next tier goes out at once;
+    past the policy's end, its last tier runs again (falling back to the alternates)."""
     aud = audience(session, case)
-    tier = escalation.step_tier(case.policy, case.next_step - 1)
-    members = tier_members(tier["notify"], aud.people, aud.spans, now)
-    if not eligible(members, aud.excluded, case.reporter_phone):
-        case.next_due_at = now
+    if aud.eligible(_heard_about(session, case.id, include_pending=True)):
+        return
+    case.next_step = min(case.next_step, escalation.step_count(case.policy) - 1)
+    case.next_due_at = now
 
 
-def _heard_about(session: Session, case_id: int) -> set[int]:
-    """Responders a page about the case was handed to Twilio for."""
+def _heard_about(session: Session, case_id: int, *, include_pending: bool = False) -> set[int]:
+    """Responders a page about the case was handed to Twilio for (or is about to be)."""
+    not_heard = (CANCELLED, FAILED) if include_pending else (PENDING, CANCELLED, FAILED)
     return {
         rid
         for rid in session.scalars(
             select(Outbound.responder_id).where(
                 Outbound.case_id == case_id,
                 Outbound.kind == "page",
-                Outbound.status.not_in((PENDING, CANCELLED)),
+                Outbound.status.not_in(not_heard),
             )
         )
         if rid is not None
@@ -267,10 +275,11 @@ def acknowledge(
 
 
 def _tell_others(
-    session: Session, aud: Audience, actor: Responder, body: str, now: datetime
+    session: Session, aud: Audience, actor: Responder | None, body: str, now: datetime
 ) -> None:
     """Tell every other eligible responder who was paged about the case."""
-    for person in aud.eligible(_heard_about(session, aud.case.id) - {actor.id}):
+    others = _heard_about(session, aud.case.id) - ({actor.id} if actor else set())
+    for person in aud.eligible(others):
         enqueue(
             session,
             kind="notice",
@@ -344,15 +353,30 @@ def resolve(session: Session, case: Case, responder: Responder, now: datetime) -
         return wording.already_resolved(case.id)
     if case.acknowledged_by_id != responder.id and responder.role != "alternate":
         return wording.may_not_resolve(case.id)
+    close(session, case, now, actor=responder.name, by=responder)
+    return wording.resolved(case.id)
+
+
+def close(
+    session: Session,
+    case: Case,
+    now: datetime,
+    *,
+    actor: str,
+    by: Responder | None,
+    **detail: Any,
+) -> None:
+    """Resolve the case: escalation stops, unsent pages are cancelled, whoever was paged is
+    told. The SMS RESOLVE and the API's resolve (`by` is None for a token that is no
+    responder of the hotline) both end here."""
     case.status = "resolved"
     case.resolved_at = now
-    case.resolved_by_id = responder.id
+    case.resolved_by_id = by.id if by else None
     case.next_due_at = None
     cancel_pending_pages(session, case.id, now)
-    record(session, case_id=case.id, type="resolved", actor=responder.name, at=now)
+    record(session, case_id=case.id, type="resolved", actor=actor, at=now, **detail)
     aud = audience(session, case)
-    _tell_others(session, aud, responder, wording.resolved_notice(case.id, responder.name), now)
-    return wording.resolved(case.id)
+    _tell_others(session, aud, by, wording.resolved_notice(case.id, by.name if by else actor), now)
 
 
 def open_cases_of(
