@@ -54,7 +54,7 @@ def write_requests(path: Path, url: str, count: int) -> None:
                 "AccountSid": "AC" + "0" * 32,
                 "From": REPORTERS[i % len(REPORTERS)],
                 "To": HOTLINE,
-                "Body": f"Report {i}: someone in a red hoodie is following people near booth {i % 40}",
+                "Body": f"Report {i}: someone in a red hoodie is following people at booth {i % 9}",
                 "NumMedia": "0",
             }
             out.write(f"{sign(TOKEN, url, params)}\t{urlencode(params)}\n")
@@ -159,15 +159,13 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk (apt-get install wrk)")
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    load = (args.seconds, args.connections)
     rows = {
-        "flask baseline (no validation, no persistence)": bench_flask(
-            tmp, args.seconds, args.connections
-        ),
-        "hotline (validates, persists, pages)": bench_hotline(tmp, args.seconds, args.connections),
+        "flask baseline (no validation, no persistence)": bench_flask(tmp, *load),
+        "hotline (validates, persists, pages)": bench_hotline(tmp, *load),
     }
-    print(
-        f"| server | req/s | p50 | p90 | p99 | non-2xx |  ({args.connections} connections, {args.seconds} s)"
-    )
+    print(f"{args.connections} connections, {args.seconds} s each")
+    print("| server | req/s | p50 | p90 | p99 | non-2xx |")
     print("|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['req/s']} | {r['p50']} | {r['p90']} | {r['p99']} | {r['errors']} |")
