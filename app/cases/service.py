@@ -18,7 +18,14 @@ from app.cases.models import Case, Exclusion, Message
 from app.paging import escalation
 from app.paging.engine import Audience, advance, audience, page_everyone
 from app.paging.models import Outbound
-from app.paging.outbox import CANCELLED, FAILED, PENDING, cancel_pending_pages, enqueue
+from app.paging.outbox import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    cancel_pending_pages,
+    enqueue,
+    mark_new_work,
+)
 from app.roster.models import Hotline, Responder
 from app.sms.report import Named, flagged_in, is_emergency, named_in
 
@@ -200,6 +207,7 @@ def _reopen(session: Session, case: Case, now: datetime) -> None:
     case.escalation_started_at = now
     case.next_step = 0
     case.next_due_at = now
+    mark_new_work(session)
     record(session, case_id=case.id, type="reopened", actor=SYSTEM, at=now)
 
 
@@ -211,6 +219,7 @@ def _reroute_if_nobody_left(session: Session, case: Case, now: datetime) -> None
         return
     case.next_step = min(case.next_step, escalation.step_count(case.policy) - 1)
     case.next_due_at = now
+    mark_new_work(session)
 
 
 def _heard_about(session: Session, case_id: int, *, include_pending: bool = False) -> set[int]:

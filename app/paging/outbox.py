@@ -31,6 +31,14 @@ PROVIDER_ORDER = {
 DELIVERY_FAILED = ("undelivered", "failed")
 
 
+NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
+
+
+def mark_new_work(session: Session) -> None:
+    """Wake the worker when this transaction commits (see telephony.webhook.once)."""
+    session.info[NEW_WORK] = True
+
+
 def enqueue(
     session: Session,
     *,
@@ -59,6 +67,7 @@ def enqueue(
         created_at=now,
     )
     session.add(row)
+    mark_new_work(session)
     return row
 
 

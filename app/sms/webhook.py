@@ -12,14 +12,14 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app.roster.models import Hotline, Responder
 from app.services import ServicesDep
 from app.sms.inbound import from_reporter, from_responder
-from app.telephony.webhook import EMPTY_TWIML, SignedForm, once, required, twiml
+from app.telephony.webhook import EMPTY_TWIML, SignedForm, answer_once, required, twiml
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["twilio"])
 
 
 @router.post("/twilio/sms", response_class=Response, summary="Inbound SMS (Twilio webhook)")
-def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
+async def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
     sid, sender, to = required(form, "MessageSid", "From", "To")
     body = form.get("Body", "")
 
@@ -39,9 +39,9 @@ def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
         else:
             answer = from_responder(session, hotline, responder, body, now)
         if answer is None:
-            return EMPTY_TWIML, True
+            return EMPTY_TWIML, False
         reply = MessagingResponse()
         reply.message(answer)
-        return str(reply), True
+        return str(reply), False
 
-    return twiml(once(svc, sid, "sms", handle))
+    return twiml(await answer_once(svc, sid, "sms", handle))
