@@ -20,8 +20,10 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 roster_cli = typer.Typer(no_args_is_help=True, help="The roster of hotlines and responders.")
 token_cli = typer.Typer(no_args_is_help=True, help="API tokens for the HTTP API.")
 simulate_cli = typer.Typer(no_args_is_help=True, help="Send signed webhooks, as Twilio would.")
+audit_cli = typer.Typer(no_args_is_help=True, help="The escalation log.")
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(token_cli, name="token")
+cli.add_typer(audit_cli, name="audit")
 cli.add_typer(simulate_cli, name="simulate")
 
 DOTENV = Path(".env")
@@ -142,6 +144,81 @@ def token_create(
     finally:
         engine.dispose()
     typer.echo(token)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List API tokens (never the tokens themselves: only their hashes are stored)."""
+    from app.auth.tokens import list_tokens
+    from app.db import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            tokens = list_tokens(session)
+    finally:
+        engine.dispose()
+    typer.echo(f"{'id':>4}  {'name':<24} {'role':<10} {'responder':<16} {'created':<20} revoked")
+    for t in tokens:
+        revoked = t.revoked_at.strftime("%Y-%m-%d %H:%M UTC") if t.revoked_at else "-"
+        typer.echo(
+            f"{t.id:>4}  {t.name[:24]:<24} {t.role:<10} {t.responder_phone or '-':<16} "
+            f"{t.created_at.strftime('%Y-%m-%d %H:%M UTC'):<20} {revoked}"
+        )
+
+
+@token_cli.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (token list).")],
+) -> None:
+    """Revoke a token: it stops working at once."""
+    from app.auth.tokens import TokenError, revoke_token
+    from app.db import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        row = revoke_token(make_sessionmaker(engine), token_id, utcnow())
+    except TokenError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"token {row.id} ({row.name}, {row.role}) revoked")
+
+
+@audit_cli.command("verify")
+def audit_verify(
+    case: Annotated[int | None, typer.Option(help="Only this case's log.")] = None,
+) -> None:
+    """Check the log's hash chains; print the first broken link of each broken chain.
+
+    Exits 1 when any chain is broken.
+    """
+    from app.audit.queries import verify_all, verify_case
+    from app.db import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            if case is not None:
+                verdicts = [(case, verify_case(session, case))]
+            else:
+                verdicts = verify_all(session)
+    finally:
+        engine.dispose()
+    if case is not None and not verdicts[0][1].events:
+        typer.echo(f"case {case} has no events", err=True)
+        raise typer.Exit(1)
+    broken = [v.broken for _, v in verdicts if v.broken]
+    for problem in broken:
+        typer.echo(f"BROKEN {problem}")
+    events = sum(v.events for _, v in verdicts)
+    if broken:
+        typer.echo(f"{len(broken)} of {len(verdicts)} chains broken ({events} events checked)")
+        raise typer.Exit(1)
+    typer.echo(f"ok: {events} events in {len(verdicts)} chains, every link holds")
+    if case is not None:
+        typer.echo(f"head of case {case}: {verdicts[0][1].head}")
 
 
 @simulate_cli.command("sms")

@@ -2,7 +2,7 @@
 
 from app.audit.models import Event
 from app.auth.models import ApiToken
-from app.cases.models import Case, Exclusion, Message
+from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message
 from app.db import Base
 from app.paging.models import Outbound
 from app.roster.models import Hotline, Responder, Shift
@@ -12,6 +12,8 @@ __all__ = [
     "ApiToken",
     "Base",
     "Case",
+    "CaseNote",
+    "CaseRecord",
     "Event",
     "Exclusion",
     "Hotline",

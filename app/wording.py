@@ -45,7 +45,11 @@ def relay_to_reporter(hotline: str, case: int, text: str) -> str:
 def page(hotline: str, case: int, report: str, *, emergency: bool, reminder: bool) -> str:
     head = "EMERGENCY " if emergency else ""
     head += "Reminder: " if reminder else ""
-    return f"{head}[{hotline}] Case {case}: {excerpt(report)} Reply ACK {case} to take it."
+    return f"{head}[{hotline}] Case {case}: {excerpt(report)} {_ack_hint(case)}"
+
+
+def _ack_hint(case: int) -> str:
+    return f"Reply ACK {case} to take it."
 
 
 def update_notice(hotline: str, case: int, text: str) -> str:
@@ -114,3 +118,91 @@ def status_list(entries: list[tuple[int, str]]) -> str:
 
 def invalid(reason: str) -> str:
     return f"{reason} Reply HELP for the commands."
+
+
+# --- attached to a case from a call ---------------------------------------------------
+
+
+def voicemail_recording(url: str) -> str:
+    """Short, so the link survives the page excerpt when it is the case's first message."""
+    return f"Voicemail: {url}"
+
+
+def voicemail_transcription(text: str) -> str:
+    return f"Voicemail transcript: {text}"
+
+
+# --- spoken on calls (text-to-speech: whole sentences, no symbols) ---------------------
+
+
+def call_greeting(hotline: str, case: int, *, joined: bool) -> str:
+    case_words = f"This call is added to your case {case}." if joined else f"This is case {case}."
+    return (
+        f"{hotline} incident hotline. {case_words} "
+        "If your report involves a lead responder, press 2 now. "
+        "Otherwise, please hold while we connect you."
+    )
+
+
+def call_ringing_alternates() -> str:
+    return "Thank you. We are calling people who are not lead responders. Please hold."
+
+
+def call_screen(hotline: str, case: int) -> str:
+    return (
+        f"{hotline} hotline. A caller is waiting on case {case}. "
+        "Press 1 to take the case and be connected."
+    )
+
+
+def call_accepted(case: int) -> str:
+    return f"You have case {case}. Connecting you to the caller now."
+
+
+def call_not_accepted() -> str:
+    return "Not connected. Goodbye."
+
+
+def call_voicemail(case: int, emergency_info: str) -> str:
+    """Said before recording: the caller must hear that the message is recorded."""
+    return (
+        f"Nobody could answer right now. {emergency_info} "
+        f"Otherwise, please leave a message after the tone. It is recorded and attached to "
+        f"case {case}, and our responders are being paged. Hang up when you are done."
+    ).replace("  ", " ")
+
+
+def call_voicemail_saved(case: int) -> str:
+    return f"Thank you. Your message is attached to case {case}. Goodbye."
+
+
+def call_no_message(case: int) -> str:
+    return f"No message was recorded. Case {case} stays open and our responders are paged. Goodbye."
+
+
+def call_ended(case: int) -> str:
+    return f"Thank you for calling about case {case}. Goodbye."
+
+
+def call_not_in_service() -> str:
+    return "This number is not taking calls. Goodbye."
+
+
+def call_page(page_text: str, case: int) -> str:
+    """A page read out on a call: the SMS reply hint becomes a key to press."""
+    spoken = page_text.removesuffix(_ack_hint(case)).strip().replace("[", "").replace("]", ":")
+    if not spoken.endswith((".", "!", "?")):
+        spoken += "."
+    return f"This is a page from the incident hotline. {spoken} Press 1 to take case {case}."
+
+
+def call_page_taken(case: int) -> str:
+    return (
+        f"You have case {case}. Text REPLY {case} and your message to this number "
+        f"to reach the reporter. Goodbye."
+    )
+
+
+def spoken(text: str) -> str:
+    """An SMS answer said on a call, then goodbye."""
+    return f"{text} Goodbye."

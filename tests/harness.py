@@ -43,6 +43,7 @@ AUTH_TOKEN = "test-auth-token"
 PUBLIC_URL = "https://hotline.example.test"
 TWILIO_BASE = "http://twilio.test"
 MESSAGES_URL = f"{TWILIO_BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+CALLS_URL = f"{TWILIO_BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
 
 ROSTER = f"""
 hotlines:
@@ -88,12 +89,23 @@ class Sms:
 
 
 @dataclass
+class PlacedCall:
+    to: str
+    sender: str
+    url: str
+    status_callback: str | None
+    sid: str
+
+
+@dataclass
 class FakeTwilio:
-    """Twilio's Messages endpoint under respx: accepts, or fails as told."""
+    """Twilio's Messages and Calls endpoints under respx: accept, or fail as told."""
 
     sent: list[Sms] = field(default_factory=list)
     failures: list[httpx.Response] = field(default_factory=list)
     attempts: int = 0
+    calls: list[PlacedCall] = field(default_factory=list)
+    call_failures: list[httpx.Response] = field(default_factory=list)
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         self.attempts += 1
@@ -105,10 +117,24 @@ class FakeTwilio:
         return httpx.Response(201, json={"sid": sid, "status": "queued", "to": form["To"]})
 
     def fail_next(self, status: int, code: int | None = None) -> None:
-        body = {"status": status, "message": "failure for the test"}
-        if code is not None:
-            body["code"] = code
-        self.failures.append(httpx.Response(status, content=json.dumps(body)))
+        self.failures.append(_failure(status, code))
+
+    def answer_call(self, request: httpx.Request) -> httpx.Response:
+        if self.call_failures:
+            return self.call_failures.pop(0)
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        sid = "CA" + uuid.uuid4().hex
+        self.calls.append(
+            PlacedCall(form["To"], form["From"], form["Url"], form.get("StatusCallback"), sid)
+        )
+        return httpx.Response(201, json={"sid": sid, "status": "queued", "to": form["To"]})
+
+    def fail_next_call(self, status: int, code: int | None = None) -> None:
+        self.call_failures.append(_failure(status, code))
+
+    def take_calls(self) -> list[PlacedCall]:
+        out, self.calls = self.calls, []
+        return out
 
     def to(self, phone: str) -> list[str]:
         return [m.body for m in self.sent if m.to == phone]
@@ -116,6 +142,13 @@ class FakeTwilio:
     def take(self) -> list[Sms]:
         out, self.sent = self.sent, []
         return out
+
+
+def _failure(status: int, code: int | None) -> httpx.Response:
+    body: dict[str, object] = {"status": status, "message": "failure for the test"}
+    if code is not None:
+        body["code"] = code
+    return httpx.Response(status, content=json.dumps(body))
 
 
 class Hotline:
@@ -135,6 +168,7 @@ class Hotline:
         self.twilio = FakeTwilio()
         self.respx = respx.mock(assert_all_called=False)
         self.respx.post(MESSAGES_URL).mock(side_effect=self.twilio.answer)
+        self.respx.post(CALLS_URL).mock(side_effect=self.twilio.answer_call)
         self.respx.start()
         if roster:
             self.load(roster)

@@ -107,10 +107,45 @@ def test_the_person_involved_learns_nothing(
             select(Outbound.to_phone).where(Outbound.kind == "page", Outbound.step.is_not(None))
         ).all()
     assert paged_first <= set(first)
-    # every eligible responder who was paged heard who took the case and that it closed
     for phone in involved:
         assert hl.answer(phone, "ACK 1") == "No such case: 1."
         assert hl.answer(phone, "STATUS") == "You have no open cases."
+        # with the API, even with the chair's role, the case does not exist for them
+        assert_api_hides_case(hl, chair_token(hl, phone))
+    outsider = next(p for p in NAMES if p not in involved)
+    assert_api_shows_case(hl, chair_token(hl, outsider))
+
+
+def chair_token(hl: Hotline, phone: str) -> str:
+    from app.auth.tokens import create_token
+
+    return create_token(
+        hl.services.sessions, role="chair", responder=phone, name=NAMES[phone], now=hl.clock()
+    )
+
+
+def api(hl: Hotline, token: str, path: str, **params: str):  # type: ignore[no-untyped-def]
+    return hl.client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+
+
+def assert_api_hides_case(hl: Hotline, token: str) -> None:
+    missing = api(hl, token, "/api/cases/99")
+    assert missing.status_code == 404
+    for path in ("/api/cases/1", "/api/cases/1/events", "/api/cases/1/events/verify"):
+        response = api(hl, token, path)
+        assert (response.status_code, response.json()) == (404, missing.json()), path
+    assert api(hl, token, "/api/cases").json()["items"] == []
+    assert api(hl, token, "/api/cases", q="booth").json()["items"] == []
+    events = api(hl, token, "/api/events", limit="200").json()["items"]
+    assert all(e["case"] != 1 for e in events)
+    csv = api(hl, token, "/api/events", format="csv").text.splitlines()
+    assert len(csv) == 1 + len(events)  # the header, and only events about no case
+
+
+def assert_api_shows_case(hl: Hotline, token: str) -> None:
+    assert api(hl, token, "/api/cases/1").status_code == 200
+    assert [c["number"] for c in api(hl, token, "/api/cases").json()["items"]] == [1]
+    assert any(e["case"] == 1 for e in api(hl, token, "/api/events").json()["items"])
 
 
 def test_flagged_and_named_carry_their_reasons(hl: Hotline) -> None:

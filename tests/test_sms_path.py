@@ -372,3 +372,37 @@ def test_a_permanent_failure_is_logged_and_not_retried(hl: Hotline) -> None:
         failed = session.scalars(select(Event).where(Event.type == "page_failed")).one()
         assert failed.detail["code"] == 21610
         assert failed.detail["to"] == "Avery Quinn"
+
+
+def test_a_roster_reload_elsewhere_reaches_this_process_at_once(hl: Hotline) -> None:
+    from app.db import make_engine, make_sessionmaker, transaction
+    from app.roster.load import load_roster
+    from app.roster.schema import parse_roster
+    from tests.harness import ROSTER
+
+    hl.answer(REPORTER, "first case")
+    assert recipients(hl.run()) == {AVERY}
+    # another process (here: another engine) reloads the roster without Avery's shift and
+    # without Casey at all
+    other = make_engine(hl.settings.database_url)
+    roster = ROSTER.replace(
+        '      - {name: "Casey Moreau", phone: "+15555550113", role: lead}\n', ""
+    ).replace(
+        '      - {responder: "Avery Quinn", start: "2026-05-11T08:00", end: "2026-05-11T20:00"}\n',
+        "",
+    )
+    with transaction(make_sessionmaker(other)) as session:
+        load_roster(session, parse_roster(roster), hl.clock())
+    other.dispose()
+    hl.answer(REPORTER_2, "second case")
+    assert recipients(hl.run()) == {AVERY, BLAKE}  # all leads on call now; Casey is gone
+    # the first case keeps its policy; a deactivated responder is no longer paged by it
+    assert recipients(hl.after(minutes=5)) == {AVERY, BLAKE}
+
+
+def test_a_body_that_is_not_a_form_gets_415(hl: Hotline) -> None:
+    response = hl.client.post(
+        "/twilio/sms", content=b'{"From": "x"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 415
+    assert count(hl, Case) == 0

@@ -1,16 +1,33 @@
-"""Writing the escalation log: every step of a case lands here, in the caller's transaction."""
+"""Writing the escalation log: every step of a case lands here, in the caller's transaction.
+
+Each event extends its case's hash chain (app.audit.chain). The webhook, the API and any
+number of workers append to the same case at once, so the chain's head is read only after
+the chain is locked for this transaction: the case row on PostgreSQL (FOR NO KEY UPDATE, so
+rows that merely refer to the case, which take KEY SHARE locks, never deadlock against it),
+a transaction-scoped advisory lock for the events without a case; SQLite has one writer at a
+time already. UNIQUE(case_id, seq) turns any fork that slipped past that into an error. The
+head is then kept in `session.info` until the transaction ends, so a webhook writing five
+events for one case reads it once, and a case opened by this transaction needs no read.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, select
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
+from app.audit import chain
 from app.audit.models import Event
+from app.cases.models import Case
 
 SYSTEM = "system"
 REPORTER = "reporter"
+
+HEADS = "audit_chain_heads"  # session.info key: {case_id: (seq, hash)} for this transaction
+SYSTEM_CHAIN_LOCK = 0x686C6F67  # advisory lock key of the chain of events without a case
 
 
 def record(
@@ -22,6 +39,51 @@ def record(
     at: datetime,
     **detail: Any,
 ) -> Event:
-    event = Event(case_id=case_id, type=type, actor=actor, at=at, detail=detail)
+    heads: dict[int | None, tuple[int, str]] = session.info.setdefault(HEADS, {})
+    if case_id not in heads:
+        heads[case_id] = _chain_head(session, case_id)
+    seq, prev = heads[case_id]
+    digest = chain.link(prev, chain.canonical(case_id, at, type, actor, detail))
+    event = Event(
+        case_id=case_id,
+        seq=seq + 1,
+        hash=digest,
+        type=type,
+        actor=actor,
+        at=at,
+        detail=detail,
+    )
     session.add(event)
+    heads[case_id] = (seq + 1, digest)
     return event
+
+
+def _chain_head(session: Session, case_id: int | None) -> tuple[int, str]:
+    """The chain's last (seq, hash), read after locking the chain for this transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        if case_id is None:
+            session.execute(select(func.pg_advisory_xact_lock(SYSTEM_CHAIN_LOCK)))
+        else:
+            session.execute(
+                select(Case.id).where(Case.id == case_id).with_for_update(key_share=True)
+            )
+    in_chain = Event.case_id.is_(None) if case_id is None else Event.case_id == case_id
+    row = session.execute(
+        select(Event.seq, Event.hash).where(in_chain).order_by(Event.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else (0, chain.GENESIS)
+
+
+@sa_event.listens_for(Case, "after_insert")
+def _new_chain(_mapper: Mapper[Case], _connection: Connection, case: Case) -> None:
+    """A case inserted by this transaction has an empty chain nobody else can see yet: no
+    lock or read is needed to start it (the webhook's hot path, a new report)."""
+    session = object_session(case)
+    if session is not None:
+        session.info.setdefault(HEADS, {})[case.id] = (0, chain.GENESIS)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session: Session, _transaction: SessionTransaction) -> None:
+    """A cached head is only true inside the transaction (or savepoint) that read it."""
+    session.info.pop(HEADS, None)

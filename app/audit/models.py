@@ -1,11 +1,15 @@
-"""The escalation log: one row per thing that happened, never edited."""
+"""The escalation log: one row per thing that happened, never edited.
+
+Rows are hash-chained per case (see app.audit.chain); on PostgreSQL a trigger refuses
+UPDATE and DELETE on the table.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -13,10 +17,28 @@ from app.db import Base, UTCDateTime
 
 class Event(Base):
     __tablename__ = "event"
+    __table_args__ = (
+        # One event per position in a case's chain: two writers can never fork it.
+        UniqueConstraint("case_id", "seq"),
+        # NULLs are distinct in a unique constraint, so the chain of events without a case
+        # needs its own.
+        Index(
+            "ix_event_system_seq",
+            "seq",
+            unique=True,
+            sqlite_where=text("case_id IS NULL"),
+            postgresql_where=text("case_id IS NULL"),
+        ),
+        # Keyset pages of the whole log, oldest first, with or without a type filter.
+        Index("ix_event_at_id", "at", "id"),
+        Index("ix_event_type_at_id", "type", "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    type: Mapped[str] = mapped_column(String(40), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -11,12 +11,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.audit.log import record
+from app.auth.access import ROLES
 from app.auth.models import ApiToken
 from app.db import transaction
 from app.roster.models import Responder
 
-ROLES = ("admin", "chair", "responder")
 PREFIX = "hl_"
+CLI = "hotline command"  # the log's actor for what the command line does
 
 
 class TokenError(ValueError):
@@ -45,16 +47,52 @@ def create_token(
             select(Responder.id).where(Responder.phone == responder).limit(1)
         ):
             raise TokenError(f"no responder has the phone number {responder}")
-        session.add(
-            ApiToken(
-                name=name or role,
-                role=role,
-                responder_phone=responder,
-                token_hash=digest(token),
-                created_at=now,
-            )
+        row = ApiToken(
+            name=name or role,
+            role=role,
+            responder_phone=responder,
+            token_hash=digest(token),
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            case_id=None,
+            type="token_created",
+            actor=CLI,
+            at=now,
+            token_id=row.id,
+            name=row.name,
+            role=role,
+            bound_to_responder=responder is not None,
         )
     return token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(sessions: sessionmaker[Session], token_id: int, now: datetime) -> ApiToken:
+    """Revoke a token; it stops working at once. Revoking twice changes nothing."""
+    with transaction(sessions) as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise TokenError(f"no token has the id {token_id}")
+        if row.revoked_at is None:
+            row.revoked_at = now
+            record(
+                session,
+                case_id=None,
+                type="token_revoked",
+                actor=CLI,
+                at=now,
+                token_id=row.id,
+                name=row.name,
+                role=row.role,
+            )
+        return row
 
 
 def find_token(session: Session, token: str) -> ApiToken | None:

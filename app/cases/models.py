@@ -27,6 +27,13 @@ class Case(Base):
         # The escalation engine's work queue: open cases ordered by when they are next due.
         Index("ix_case_due", "next_due_at"),
         Index("ix_case_reporter", "hotline_id", "reporter_phone", "status"),
+        # The API's keyset pages, newest first, unfiltered or by status or hotline.
+        Index("ix_case_opened", "opened_at", "id"),
+        Index("ix_case_status_opened", "status", "opened_at", "id"),
+        Index("ix_case_hotline_opened", "hotline_id", "opened_at", "id"),
+        # The cases a responder took or closed, which their API token may read.
+        Index("ix_case_acknowledged_by", "acknowledged_by_id"),
+        Index("ix_case_resolved_by", "resolved_by_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the case number people type
@@ -69,7 +76,11 @@ class Message(Base):
 
 class Exclusion(Base):
     __tablename__ = "exclusion"
-    __table_args__ = (UniqueConstraint("case_id", "responder_id"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "responder_id"),
+        # What a responder-bound API token may not see.
+        Index("ix_exclusion_responder", "responder_id", "case_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
@@ -78,3 +89,40 @@ class Exclusion(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     responder: Mapped[Responder] = relationship()
+
+
+class CaseRecord(Base):
+    """What staff gather about an incident (the staff procedure's list), and what was decided.
+
+    Written through the API by a chair or admin; a case has none until someone writes it.
+    """
+
+    __tablename__ = "case_record"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    location: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    reported_person: Mapped[str | None] = mapped_column(Text)  # name, appearance, badge ...
+    circumstances: Mapped[str | None] = mapped_column(Text)
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    reporter_contact: Mapped[str | None] = mapped_column(Text)
+    reporter_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    witnesses: Mapped[str | None] = mapped_column(Text)
+    suggested_responses: Mapped[str | None] = mapped_column(Text)  # the reporter's, if offered
+    outcome: Mapped[str | None] = mapped_column(String(32))  # app.cases.schemas.Outcome
+    follow_up_assignee: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseNote(Base):
+    """A note on a case by whoever holds an API token: responders may add them too."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))  # the token's name
+    author_role: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -26,8 +26,9 @@ from app.paging.outbox import (
     enqueue,
     mark_new_work,
 )
+from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
-from app.sms.report import Named, flagged_in, is_emergency, named_in
+from app.sms.report import flagged_in, is_emergency, named_in
 
 OPEN_STATES = ("open", "acknowledged")
 UPDATE_NOTICE_INTERVAL = timedelta(minutes=1)
@@ -144,12 +145,9 @@ def append_report(session: Session, case: Case, body: str, now: datetime) -> boo
 def exclude_named(session: Session, case: Case, text: str, now: datetime) -> None:
     """Exclude every responder the text flags with CONFLICT or names outright (but not a
     responder who reported it and names themselves: they already know)."""
-    responders = session.scalars(
-        select(Responder).where(
-            Responder.hotline_id == case.hotline_id, Responder.phone != case.reporter_phone
-        )
-    )
-    people = [Named(r.id, (r.name, *r.aliases)) for r in responders]
+    roster = roster_of(session, session.get_one(Hotline, case.hotline_id))
+    reporter = roster.active_by_phone.get(case.reporter_phone)
+    people = [n for n in roster.named if n.id != reporter]
     flagged = flagged_in(text, people)
     for responder_id in sorted(flagged):
         exclude(session, case, responder_id, "reporter_flagged", now, actor=REPORTER)
@@ -240,8 +238,12 @@ def _heard_about(session: Session, case_id: int, *, include_pending: bool = Fals
 
 def visible_case(session: Session, hotline: Hotline, responder: Responder, n: int) -> Case | None:
     """The case as a responder may see it: None when it does not exist, is another hotline's,
-    or they are excluded from it (the same None, so the answer reveals nothing)."""
-    case = session.get(Case, n)
+    or they are excluded from it (the same None, so the answer reveals nothing).
+
+    The case row is locked for the rest of the transaction (on PostgreSQL), so two commands
+    about one case, an SMS ACK and an accepted call say, take turns: the first ACK wins.
+    """
+    case = session.get(Case, n, with_for_update={"key_share": True})
     if case is None or case.hotline_id != hotline.id:
         return None
     excluded = session.scalar(
@@ -252,10 +254,8 @@ def visible_case(session: Session, hotline: Hotline, responder: Responder, n: in
     return None if excluded is not None else case
 
 
-def acknowledge(
-    session: Session, case: Case, responder: Responder, now: datetime, *, via: str
-) -> str:
-    """The first acknowledgement takes the case; returns the answer for the responder."""
+def not_takeable(session: Session, case: Case, responder: Responder) -> str | None:
+    """Why a responder cannot take the case now (the answer to give them), or None."""
     if case.status == "resolved":
         return wording.already_resolved(case.id)
     if case.status == "acknowledged":
@@ -263,6 +263,16 @@ def acknowledge(
             return wording.ack_confirmation(case.id)
         holder = session.get_one(Responder, case.acknowledged_by_id)
         return wording.already_taken(case.id, holder.name)
+    return None
+
+
+def acknowledge(
+    session: Session, case: Case, responder: Responder, now: datetime, *, via: str
+) -> str:
+    """The first acknowledgement takes the case; returns the answer for the responder."""
+    taken = not_takeable(session, case, responder)
+    if taken is not None:
+        return taken
     case.status = "acknowledged"
     case.acknowledged_at = now
     case.acknowledged_by_id = responder.id

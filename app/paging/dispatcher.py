@@ -26,6 +26,9 @@ from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, CLAIMED, FAILED, PENDING, PROVIDER_ORDER
 from app.roster.models import Responder
 from app.telephony.transport import SendError, Sent, Transport
+from app.voice import pages
+from app.voice.pages import CALL_PAGE
+from app.voice.urls import page_url
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,13 @@ MAX_ATTEMPTS = 12  # about twelve minutes of trying before a send is given up as
 MAX_BACKOFF_SECONDS = 120.0
 BATCH = 20
 # Pages only matter while nobody has the case; updates until it is resolved.
-OWED_WHILE = {"page": ("open",), "update_notice": ("open", "acknowledged")}
+OWED_WHILE = {
+    "page": ("open",),
+    CALL_PAGE: ("open",),
+    "update_notice": ("open", "acknowledged"),
+}
+PAGE_KINDS = ("page", CALL_PAGE)
+STATUS_PATH = "/twilio/status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +116,13 @@ def _no_longer_owed(session: Session, row: Outbound, audiences: dict[int, Audien
 
 def send(transport: Transport, claim: Claim, status_callback: str) -> Sent | SendError:
     try:
+        if claim.kind == CALL_PAGE:
+            return transport.place_call(
+                to=claim.to_phone,
+                from_=claim.from_phone,
+                url=page_url(public_base(status_callback), claim.id),
+                status_callback=status_callback,
+            )
         return transport.send_sms(
             to=claim.to_phone,
             from_=claim.from_phone,
@@ -120,6 +136,14 @@ def send(transport: Transport, claim: Claim, status_callback: str) -> Sent | Sen
         return SendError(type(error).__name__, retryable=True)
 
 
+def public_base(status_callback: str) -> str:
+    """The public URL the status callback was built on: a call's TwiML lives there too."""
+    base = status_callback.removesuffix(STATUS_PATH)
+    if base == status_callback:
+        raise ValueError(f"status callback URL does not end in {STATUS_PATH}")
+    return base
+
+
 def finish(
     sessions: sessionmaker[Session], claim: Claim, outcome: Sent | SendError, now: datetime
 ) -> None:
@@ -127,7 +151,7 @@ def finish(
     with sessions() as session, session.begin():
         row = session.get_one(Outbound, claim.id)
         who = _recipient(session, row)
-        prefix = "page" if row.kind == "page" else "message"
+        prefix = "page" if row.kind in PAGE_KINDS else "message"
         detail = {"kind": row.kind, "to": who, "attempt": claim.attempt}
         if row.step is not None:
             detail["step"] = row.step
@@ -169,6 +193,12 @@ def finish(
             session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail
         )
         log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
+        # Failing for good is not the end of a page: an SMS page becomes a call, a call
+        # page hands the case to the next tier at once.
+        if row.kind == "page":
+            pages.call_instead(session, row, now)
+        elif row.kind == CALL_PAGE:
+            pages.call_unanswered(session, row, now, status=FAILED)
 
 
 def _recipient(session: Session, row: Outbound) -> str:

@@ -17,7 +17,8 @@ from app.paging import escalation
 from app.paging.eligibility import Person, Span, eligible, may_hear
 from app.paging.models import Outbound
 from app.paging.outbox import already_queued, enqueue, page_key
-from app.roster.models import Hotline, Responder, Shift
+from app.roster.cache import roster_of
+from app.roster.models import Hotline
 
 BATCH = 50
 
@@ -45,22 +46,17 @@ class Audience:
 
 def audience(session: Session, case: Case) -> Audience:
     hotline = session.get_one(Hotline, case.hotline_id)
-    responders = session.scalars(
-        select(Responder).where(Responder.hotline_id == case.hotline_id).order_by(Responder.id)
-    ).all()
-    shifts = session.scalars(
-        select(Shift).join(Responder).where(Responder.hotline_id == case.hotline_id)
-    ).all()
+    roster = roster_of(session, hotline)
     excluded = set(
         session.scalars(select(Exclusion.responder_id).where(Exclusion.case_id == case.id))
     )
     return Audience(
         case=case,
         hotline=hotline,
-        people=[Person(r.id, r.role, r.phone, r.active) for r in responders],
-        spans=[Span(s.responder_id, s.start, s.end) for s in shifts],
+        people=list(roster.people),
+        spans=list(roster.spans),
         excluded=excluded,
-        names={r.id: r.name for r in responders},
+        names=roster.names,
     )
 
 

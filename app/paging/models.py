@@ -13,7 +13,11 @@ from app.db import Base, UTCDateTime
 
 class Outbound(Base):
     __tablename__ = "outbound"
-    __table_args__ = (Index("ix_outbound_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_due", "status", "next_attempt_at"),
+        # "The cases a responder was paged for": what a responder's API token may read.
+        Index("ix_outbound_responder_case", "responder_id", "case_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)

@@ -6,6 +6,7 @@ not history: each hotline in the file gets exactly the file's shifts.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,6 +118,7 @@ def load_roster(session: Session, roster: RosterFile, now: datetime) -> LoadSumm
             if _apply(hotline, _hotline_fields(spec)):
                 summary.hotlines_updated += 1
             current = people[hotline.id]
+        hotline.roster_version = uuid.uuid4().hex  # cached copies of the roster are stale now
         by_name = _sync_responders(session, hotline, spec, current, summary)
         for shift in spec.shifts:
             start, end = spec.shift_utc(shift)

@@ -24,6 +24,8 @@ class Hotline(Base):
     # A case copies it when it opens, so a reload changes later cases only.
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A new random value on every roster load: processes cache the roster under it.
+    roster_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     responders: Mapped[list[Responder]] = relationship(back_populates="hotline")
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
+from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
 from app.services import ServicesDep
 from app.sms.inbound import from_reporter, from_responder
@@ -29,14 +30,11 @@ async def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
         if hotline is None:
             log.warning("SMS %s to %s, which is no hotline; ignored", sid, to)
             return EMPTY_TWIML, False
-        responder = session.scalar(
-            select(Responder).where(
-                Responder.hotline_id == hotline.id, Responder.phone == sender, Responder.active
-            )
-        )
-        if responder is None:
+        responder_id = roster_of(session, hotline).responder_id(sender)
+        if responder_id is None:
             answer = from_reporter(session, hotline, sender, body, now)
         else:
+            responder = session.get_one(Responder, responder_id)
             answer = from_responder(session, hotline, responder, body, now)
         if answer is None:
             return EMPTY_TWIML, False

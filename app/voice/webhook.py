@@ -1,5 +1,181 @@
-"""(filled in by its issue)"""
+"""POST /twilio/voice and the later steps of a call: thin, signed, answered once per SID.
 
-from fastapi import APIRouter
+Every step is checked like the SMS webhook (`SignedForm`) and runs through `once`, keyed by
+Twilio's SID and the step's name: the same call reaches several steps with one CallSid, and
+a retried step must answer as the first time without acting twice.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
+
+from app.services import ServicesDep
+from app.telephony.webhook import SignedForm, once, required, twiml
+from app.voice import calls, pages
+
+router = APIRouter(tags=["twilio"])
+CaseNumber = Annotated[int, Query(description="the case number")]
+
+
+@router.post("/twilio/voice", response_class=Response, summary="Inbound call (Twilio webhook)")
+def inbound_call(form: SignedForm, svc: ServicesDep) -> Response:
+    call_sid, caller, to = required(form, "CallSid", "From", "To")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.answer_call(
+            session,
+            to=to,
+            caller=caller,
+            call_sid=call_sid,
+            now=svc.clock(),
+            base=svc.settings.public_url,
+        )
+
+    return twiml(once(svc, call_sid, "voice", handle))
+
+
+@router.post("/twilio/voice/choice", response_class=Response, summary="Greeting answered")
+def choice(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    (call_sid,) = required(form, "CallSid")
+    lead_involved = form.get("Digits", "").strip() == "2"
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.ring(
+            session,
+            case,
+            lead_involved=lead_involved,
+            now=svc.clock(),
+            base=svc.settings.public_url,
+        )
+
+    return twiml(once(svc, f"{call_sid}:choice", "voice-choice", handle))
+
+
+@router.post("/twilio/voice/screen", response_class=Response, summary="Rung responder answered")
+def screen(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    leg_sid, phone = required(form, "CallSid", "To")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.screen(session, case, phone=phone, base=svc.settings.public_url)
+
+    return twiml(once(svc, f"{leg_sid}:screen", "voice-screen", handle))
+
+
+@router.post("/twilio/voice/screen-result", response_class=Response, summary="Screening answer")
+def screen_result(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    leg_sid, phone = required(form, "CallSid", "To")
+    digits = form.get("Digits", "").strip()
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.screen_result(session, case, phone=phone, digits=digits, now=svc.clock())
+
+    return twiml(once(svc, f"{leg_sid}:accept", "voice-accept", handle))
+
+
+@router.post("/twilio/voice/leg", response_class=Response, summary="Rung leg status (Twilio)")
+def leg_status(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    leg_sid, phone, status = required(form, "CallSid", "To", "CallStatus")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.leg_ended(
+            session,
+            case,
+            phone=phone,
+            status=status,
+            seconds=form.get("CallDuration"),
+            now=svc.clock(),
+        )
+
+    return twiml(once(svc, f"{leg_sid}:leg:{status}", "voice-leg", handle))
+
+
+@router.post("/twilio/voice/dial-result", response_class=Response, summary="Ringing ended")
+def dial_result(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    call_sid, status = required(form, "CallSid", "DialCallStatus")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.dial_ended(
+            session, case, status=status, now=svc.clock(), base=svc.settings.public_url
+        )
+
+    return twiml(once(svc, f"{call_sid}:dial", "voice-dial", handle))
+
+
+@router.post("/twilio/voice/recorded", response_class=Response, summary="Voicemail recorded")
+def recorded(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    (call_sid,) = required(form, "CallSid")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.recorded(
+            session,
+            case,
+            url=form.get("RecordingUrl", "").strip(),
+            recording_sid=form.get("RecordingSid"),
+            seconds=form.get("RecordingDuration"),
+            now=svc.clock(),
+        )
+
+    return twiml(once(svc, f"{call_sid}:recorded", "voice-recorded", handle))
+
+
+@router.post("/twilio/voice/recording", response_class=Response, summary="Recording status")
+def recording_status(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    (call_sid,) = required(form, "CallSid")
+    status = form.get("RecordingStatus", "").strip().lower()
+    recording_sid = form.get("RecordingSid") or call_sid
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.recording_status(
+            session,
+            case,
+            status=status,
+            url=form.get("RecordingUrl", "").strip(),
+            recording_sid=form.get("RecordingSid"),
+            seconds=form.get("RecordingDuration"),
+            now=svc.clock(),
+        )
+
+    return twiml(once(svc, f"{recording_sid}:recording:{status}", "voice-recording", handle))
+
+
+@router.post("/twilio/voice/transcription", response_class=Response, summary="Voicemail text")
+def transcription(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+    (call_sid,) = required(form, "CallSid")
+    key = form.get("TranscriptionSid") or form.get("RecordingSid") or call_sid
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return calls.transcription(
+            session,
+            case,
+            status=form.get("TranscriptionStatus", "").strip().lower(),
+            text=form.get("TranscriptionText", ""),
+            now=svc.clock(),
+        )
+
+    return twiml(once(svc, f"{key}:transcription", "voice-transcript", handle))
+
+
+@router.post("/twilio/voice/page/{outbound_id}", response_class=Response, summary="Voice page")
+def page_call(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
+    (call_sid,) = required(form, "CallSid")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return pages.page_call(session, outbound_id, base=svc.settings.public_url)
+
+    return twiml(once(svc, f"{call_sid}:page", "voice-page", handle))
+
+
+@router.post(
+    "/twilio/voice/page/{outbound_id}/choice", response_class=Response, summary="Voice page answer"
+)
+def page_choice(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
+    (call_sid,) = required(form, "CallSid")
+    digits = form.get("Digits", "").strip()
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return pages.page_choice(session, outbound_id, digits=digits, now=svc.clock())
+
+    return twiml(once(svc, f"{call_sid}:page-choice", "voice-page-choice", handle))

@@ -1,0 +1,62 @@
+"""The roster as plain data, cached per process.
+
+Every text needs the hotline's responders and shifts (who is a responder, who is eligible,
+whose name appears in a report). They change only when a roster is loaded, which stamps each
+hotline with a new `roster_version`; a copy cached under the version the hotline row carries
+is therefore current, in this process or any other, and costs no query.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.paging.eligibility import Person, Span
+from app.roster.models import Hotline, Responder, Shift
+from app.sms.report import Named
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    people: tuple[Person, ...]  # every responder, active or not, in roster order
+    spans: tuple[Span, ...]
+    names: dict[int, str]
+    named: tuple[Named, ...]  # full name and aliases, for conflict matching
+    active_by_phone: dict[str, int]
+
+    def responder_id(self, phone: str) -> int | None:
+        return self.active_by_phone.get(phone)
+
+
+_cache: dict[tuple[str, int], tuple[str, Roster]] = {}
+_lock = threading.Lock()
+
+
+def roster_of(session: Session, hotline: Hotline) -> Roster:
+    key = (str(session.get_bind().url), hotline.id)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == hotline.roster_version and hotline.roster_version:
+        return cached[1]
+    roster = _load(session, hotline.id)
+    with _lock:
+        _cache[key] = (hotline.roster_version, roster)
+    return roster
+
+
+def _load(session: Session, hotline_id: int) -> Roster:
+    responders = session.scalars(
+        select(Responder).where(Responder.hotline_id == hotline_id).order_by(Responder.id)
+    ).all()
+    shifts = session.scalars(
+        select(Shift).join(Responder).where(Responder.hotline_id == hotline_id)
+    ).all()
+    return Roster(
+        people=tuple(Person(r.id, r.role, r.phone, r.active) for r in responders),
+        spans=tuple(Span(s.responder_id, s.start, s.end) for s in shifts),
+        names={r.id: r.name for r in responders},
+        named=tuple(Named(r.id, (r.name, *r.aliases)) for r in responders),
+        active_by_phone={r.phone: r.id for r in responders if r.active},
+    )

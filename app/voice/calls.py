@@ -1,0 +1,374 @@
+"""An inbound call, step by step.
+
+Each function runs inside one webhook's transaction (through `once`, keyed by Twilio's SID
+and the step) and returns the TwiML answer and whether it left work for the worker. A call
+keeps no state of its own: the case, its events and the webhook receipts are the call's
+state, and the case number rides in every signed URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import wording
+from app.audit.log import REPORTER, SYSTEM, record
+from app.cases import service
+from app.cases.models import Case, Message
+from app.paging.engine import audience, queue_pages
+from app.roster.models import Hotline, Responder
+from app.telephony.webhook import EMPTY_TWIML
+from app.voice import twiml
+from app.voice.ringing import ring_plan
+from app.voice.urls import CallUrls
+
+log = logging.getLogger(__name__)
+
+Answer = tuple[str, bool]  # the TwiML, and whether the worker has something new to do
+
+E164 = re.compile(r"\+[1-9]\d{6,14}")
+# Twilio's stand-ins for a withheld caller ID (anonymous, restricted, blocked, unavailable).
+WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696"})
+
+
+def identifiable(phone: str) -> bool:
+    """Whether a caller ID names one person: withheld numbers must never merge two callers'
+    reports into one case."""
+    return bool(E164.fullmatch(phone)) and phone not in WITHHELD
+
+
+def not_accepted(
+    session: Session, case: Case, responder: Responder, now: datetime, digits: str, **detail: int
+) -> Answer:
+    """An answered leg without a 1: logged, not counted, and hung up."""
+    record(
+        session,
+        case_id=case.id,
+        type="call_not_accepted",
+        actor=responder.name,
+        at=now,
+        digits=digits or None,
+        **detail,
+    )
+    return twiml.hang_up(wording.call_not_accepted()), False
+
+
+def locked_case(session: Session, case_id: int) -> Case | None:
+    """The case, locked for this transaction: a call's steps and the SMS path may act on it
+    at the same moment (PostgreSQL; SQLite writers are serialised anyway)."""
+    return session.get(Case, case_id, with_for_update=True)
+
+
+def reporter_actor(session: Session, hotline_id: int, phone: str) -> str:
+    """How the log names whoever reported: a responder by name, anyone else as the reporter."""
+    name = session.scalar(
+        select(Responder.name).where(
+            Responder.hotline_id == hotline_id, Responder.phone == phone, Responder.active
+        )
+    )
+    return name or REPORTER
+
+
+def answer_call(
+    session: Session, *, to: str, caller: str, call_sid: str, now: datetime, base: str
+) -> Answer:
+    """A call opens a case (or joins the caller's open one) and its SMS escalation starts
+    at once: whatever happens to the call later, the report is already paging."""
+    hotline = session.scalar(select(Hotline).where(Hotline.number == to, Hotline.active))
+    if hotline is None:
+        log.warning("call %s to %s, which is no hotline; hung up", call_sid, to)
+        return twiml.hang_up(wording.call_not_in_service()), False
+    actor = reporter_actor(session, hotline.id, caller)
+    case = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    joined = case is not None
+    if case is None:
+        case = service.open_case(
+            session,
+            hotline,
+            reporter_phone=caller,
+            channel="voice",
+            body=None,
+            now=now,
+            actor=actor,
+        )
+    record(
+        session,
+        case_id=case.id,
+        type="call_received",
+        actor=actor,
+        at=now,
+        call_sid=call_sid,
+        joined=joined,
+    )
+    text = wording.call_greeting(hotline.name, case.id, joined=joined)
+    return twiml.greeting(text, CallUrls(base, case.id).choice), True
+
+
+def ring(
+    session: Session, case_id: int, *, lead_involved: bool, now: datetime, base: str
+) -> Answer:
+    """Ring whom the eligibility rule names; past ten, page them by SMS instead.
+
+    A caller who pressed 2 reaches only the alternates, who are also paged by SMS at once
+    (a lead is conflicted, unknown which: nobody in particular is excluded).
+    """
+    case = locked_case(session, case_id)
+    if case is None:
+        return twiml.hang_up(), False
+    urls = CallUrls(base, case.id)
+    aud = audience(session, case)
+    if lead_involved:
+        actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
+        record(session, case_id=case.id, type="lead_involved", actor=actor, at=now, via="call")
+    plan = ring_plan(
+        case.policy,
+        aud.people,
+        aud.spans,
+        aud.excluded,
+        case.reporter_phone,
+        now,
+        lead_involved=lead_involved,
+        holder_id=case.acknowledged_by_id,
+    )
+    owed = list(plan.ring + plan.overflow) if lead_involved else list(plan.overflow)
+    paged = []
+    if owed and case.status == "open":
+        paged = queue_pages(session, aud, owed, "lead_involved" if lead_involved else 0, now)
+    record(
+        session,
+        case_id=case.id,
+        type="call_ringing",
+        actor=SYSTEM,
+        at=now,
+        responders=[aud.names[p.id] for p in plan.ring],
+        paged_instead=[aud.names[p.id] for p in plan.overflow],
+        lead_involved=lead_involved,
+    )
+    if not plan.ring:
+        return voicemail(aud.hotline, case, urls), bool(paged)
+    answer = twiml.dial(
+        caller_id=aud.hotline.number,
+        numbers=[p.phone for p in plan.ring],
+        screen_url=urls.screen,
+        leg_status_url=urls.leg_status,
+        action_url=urls.dial_result,
+        intro=wording.call_ringing_alternates() if lead_involved else None,
+    )
+    return answer, bool(paged)
+
+
+def rung_responder(session: Session, case: Case, phone: str) -> Responder | None:
+    """The responder a screened leg reached (its `To`), if they may still hear about the
+    case: an exclusion that landed while the phone rang wins."""
+    responder = session.scalar(
+        select(Responder).where(Responder.hotline_id == case.hotline_id, Responder.phone == phone)
+    )
+    if responder is None or not audience(session, case).may_hear(responder.id):
+        return None
+    return responder
+
+
+def _taken_or_closed(session: Session, case: Case, responder: Responder) -> str | None:
+    """What to tell a responder about a case they can no longer take, None if they can."""
+    if case.status == "resolved":
+        return wording.already_resolved(case.id)
+    if case.status == "acknowledged" and case.acknowledged_by_id != responder.id:
+        holder = session.get_one(Responder, case.acknowledged_by_id)
+        return wording.already_taken(case.id, holder.name)
+    return None
+
+
+def screen(session: Session, case_id: int, *, phone: str, base: str) -> Answer:
+    """The answering responder hears the hotline and case number, and must press 1."""
+    case = session.get(Case, case_id)
+    responder = rung_responder(session, case, phone) if case else None
+    if case is None or responder is None:
+        log.warning("screening for case %s reached no eligible responder; hung up", case_id)
+        return twiml.hang_up(), False
+    gone = _taken_or_closed(session, case, responder)
+    if gone:
+        return twiml.hang_up(wording.spoken(gone)), False
+    hotline = session.get_one(Hotline, case.hotline_id)
+    text = wording.call_screen(hotline.name, case.id)
+    return twiml.screen(text, CallUrls(base, case.id).screen_result), False
+
+
+def screen_result(
+    session: Session, case_id: int, *, phone: str, digits: str, now: datetime
+) -> Answer:
+    """1 takes the case exactly as `ACK` would and bridges the call; anything else, or
+    nothing, is logged and hangs up this leg (the others keep ringing)."""
+    case = locked_case(session, case_id)
+    responder = rung_responder(session, case, phone) if case else None
+    if case is None or responder is None:
+        return twiml.hang_up(), False
+    if digits != "1":
+        return not_accepted(session, case, responder, now, digits)
+    answer = service.acknowledge(session, case, responder, now, via="voice")
+    if case.status == "acknowledged" and case.acknowledged_by_id == responder.id:
+        return twiml.say(wording.call_accepted(case.id)), True
+    return twiml.hang_up(wording.spoken(answer)), False
+
+
+def leg_ended(
+    session: Session, case_id: int, *, phone: str, status: str, seconds: str | None, now: datetime
+) -> Answer:
+    """How each rung phone's leg ended (no-answer, busy, completed...), for the log."""
+    case = session.get(Case, case_id)
+    if case is None:
+        return EMPTY_TWIML, False
+    name = session.scalar(
+        select(Responder.name).where(
+            Responder.hotline_id == case.hotline_id, Responder.phone == phone
+        )
+    )
+    record(
+        session,
+        case_id=case.id,
+        type="call_leg_ended",
+        actor=SYSTEM,
+        at=now,
+        responder=name,
+        status=status,
+        seconds=seconds,
+    )
+    return EMPTY_TWIML, False
+
+
+def dial_ended(session: Session, case_id: int, *, status: str, now: datetime, base: str) -> Answer:
+    """After a conversation, goodbye; when nobody took the call, the caller may leave a
+    voicemail (busy, no-answer, failed and canceled alike). Paging already runs by SMS."""
+    case = locked_case(session, case_id)
+    if case is None:
+        return twiml.hang_up(), False
+    record(session, case_id=case.id, type="call_dial_ended", actor=SYSTEM, at=now, status=status)
+    if status == "completed" and case.status != "open":
+        return twiml.hang_up(wording.call_ended(case.id)), False
+    hotline = session.get_one(Hotline, case.hotline_id)
+    return voicemail(hotline, case, CallUrls(base, case.id)), False
+
+
+def voicemail(hotline: Hotline, case: Case, urls: CallUrls) -> str:
+    return twiml.voicemail(
+        wording.call_voicemail(case.id, hotline.emergency_info),
+        action_url=urls.recorded,
+        recording_status_url=urls.recording_status,
+        transcription_url=urls.transcription,
+        after=wording.call_no_message(case.id),
+    )
+
+
+def attach_recording(
+    session: Session,
+    case: Case,
+    *,
+    url: str,
+    recording_sid: str | None,
+    seconds: str | None,
+    now: datetime,
+) -> bool:
+    """Attach a voicemail's URL to its case once, whichever of Twilio's two reports of it
+    (the `<Record>` action, the recording status callback) comes first. The case row is
+    locked by the caller, so the check and the insert cannot interleave."""
+    body = wording.voicemail_recording(url)
+    seen = session.scalar(
+        select(Message.id).where(Message.case_id == case.id, Message.body == body).limit(1)
+    )
+    if seen is not None:
+        return False
+    actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
+    service.add_text(session, case, body, now, actor=actor)
+    record(
+        session,
+        case_id=case.id,
+        type="voicemail_recorded",
+        actor=actor,
+        at=now,
+        recording_sid=recording_sid,
+        seconds=seconds,
+    )
+    return True
+
+
+def recorded(
+    session: Session,
+    case_id: int,
+    *,
+    url: str,
+    recording_sid: str | None,
+    seconds: str | None,
+    now: datetime,
+) -> Answer:
+    """The `<Record>` action: the message is kept; thank the caller."""
+    case = locked_case(session, case_id)
+    if case is None:
+        return twiml.hang_up(), False
+    work = False
+    if url:
+        work = attach_recording(
+            session, case, url=url, recording_sid=recording_sid, seconds=seconds, now=now
+        )
+    return twiml.hang_up(wording.call_voicemail_saved(case.id)), work
+
+
+def recording_status(
+    session: Session,
+    case_id: int,
+    *,
+    status: str,
+    url: str,
+    recording_sid: str | None,
+    seconds: str | None,
+    now: datetime,
+) -> Answer:
+    """The recording status callback: it arrives even when the caller hung up mid-message,
+    when Twilio may skip the `<Record>` action."""
+    case = locked_case(session, case_id)
+    if case is None:
+        return EMPTY_TWIML, False
+    if status == "completed" and url:
+        work = attach_recording(
+            session, case, url=url, recording_sid=recording_sid, seconds=seconds, now=now
+        )
+        return EMPTY_TWIML, work
+    record(
+        session,
+        case_id=case.id,
+        type="voicemail_missing",
+        actor=SYSTEM,
+        at=now,
+        status=status,
+        recording_sid=recording_sid,
+    )
+    return EMPTY_TWIML, False
+
+
+def transcription(
+    session: Session, case_id: int, *, status: str, text: str, now: datetime
+) -> Answer:
+    """A voicemail's words join the case as a text from the reporter would: names in them
+    exclude those responders, emergency words page everyone, whoever was paged hears it."""
+    case = locked_case(session, case_id)
+    if case is None:
+        return EMPTY_TWIML, False
+    if status != "completed" or not text.strip():
+        record(
+            session,
+            case_id=case.id,
+            type="voicemail_transcription_failed",
+            actor=SYSTEM,
+            at=now,
+            status=status,
+        )
+        return EMPTY_TWIML, False
+    body = wording.voicemail_transcription(text.strip())
+    if case.status in service.OPEN_STATES:
+        service.append_report(session, case, body, now)
+    else:
+        actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
+        service.add_text(session, case, body, now, actor=actor)
+    return EMPTY_TWIML, True
