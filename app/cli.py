@@ -231,27 +231,61 @@ def simulate_sms(
     ] = None,
 ) -> None:
     """Send a correctly signed inbound-SMS webhook to a running service; print the answer."""
-    from app.telephony.signature import SIGNATURE_HEADER, sign
-
-    settings = get_settings()
-    if not settings.twilio_auth_token:
-        typer.echo(
-            "TWILIO_AUTH_TOKEN is not set (start `hotline serve` once to make one)", err=True
-        )
-        raise typer.Exit(1)
     params = {
         "MessageSid": "SM" + uuid.uuid4().hex,
-        "AccountSid": settings.twilio_account_sid or "AC" + "0" * 32,
         "From": sender,
         "To": to,
         "Body": body,
         "NumMedia": "0",
     }
-    signed_url = f"{settings.public_url}/twilio/sms"
-    target = f"{(url or settings.public_url).rstrip('/')}/twilio/sms"
-    headers = {SIGNATURE_HEADER: sign(settings.twilio_auth_token, signed_url, params)}
+    _post_signed("/twilio/sms", params, url)
+
+
+@simulate_cli.command("call")
+def simulate_call(
+    sender: Annotated[str, typer.Option("--from", help="Caller's phone, E.164.")],
+    to: Annotated[str, typer.Option("--to", help="The hotline number, E.164.")],
+    press: Annotated[
+        str | None, typer.Option(help="Keys the caller presses at the greeting (2: lead involved).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Service base URL (default HOTLINE_PUBLIC_URL).")
+    ] = None,
+) -> None:
+    """Send a correctly signed inbound-call webhook; print the TwiML answer, and with
+    --press, the answer to the greeting's <Gather> as well."""
+    from xml.etree import ElementTree
+
+    call = {"CallSid": "CA" + uuid.uuid4().hex, "From": sender, "To": to}
+    params = {**call, "CallStatus": "ringing", "Direction": "inbound"}
+    answer = _post_signed("/twilio/voice", params, url)
+    if press is None:
+        return
+    gather = ElementTree.fromstring(answer).find("Gather")
+    if gather is None or not gather.get("action"):
+        typer.echo("the answer has no <Gather> to press keys at", err=True)
+        raise typer.Exit(1)
+    action = httpx.URL(gather.attrib["action"])
+    path = action.path + (f"?{action.query.decode()}" if action.query else "")
+    _post_signed(path, {**call, "CallStatus": "in-progress", "Digits": press}, url)
+
+
+def _post_signed(path: str, params: dict[str, str], url: str | None) -> str:
+    """POST a webhook signed as Twilio signs it (over HOTLINE_PUBLIC_URL + path); print and
+    return the answer."""
+    from app.telephony.signature import SIGNATURE_HEADER, sign
+
+    settings = get_settings()
+    if not settings.twilio_auth_token:
+        typer.echo("TWILIO_AUTH_TOKEN is not set; `hotline serve` makes one for the demo", err=True)
+        raise typer.Exit(1)
+    params = {"AccountSid": settings.twilio_account_sid or "AC" + "0" * 32, **params}
+    signature = sign(settings.twilio_auth_token, settings.public_url + path, params)
+    target = (url or settings.public_url).rstrip("/") + path
     try:
-        response = httpx.post(target, data=params, headers=headers, timeout=15)
+        response = httpx.post(
+            target, data=params, headers={SIGNATURE_HEADER: signature}, timeout=15
+        )
     except httpx.HTTPError as error:
         typer.echo(f"could not reach {target}: {error}", err=True)
         raise typer.Exit(1) from None
@@ -259,6 +293,7 @@ def simulate_sms(
     typer.echo(response.text)
     if response.status_code >= 400:
         raise typer.Exit(1)
+    return response.text
 
 
 def main() -> None:

@@ -77,6 +77,30 @@ def test_serve_then_simulate_shows_the_pages(tmp_path: Path) -> None:
             return "[console] SMS +15555550100 -> +15555550111" in text
 
         wait_until(paged)
+
+        call = subprocess.run(
+            [
+                HOTLINE_BIN,
+                "simulate",
+                "call",
+                "--from",
+                "+15555550151",
+                "--to",
+                "+15555550100",
+                "--press",
+                "2",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert call.returncode == 0, call.stderr
+        greeting, rings = call.stdout.split("HTTP 200")[1:]
+        assert "<Gather" in greeting and "press 2" in greeting
+        assert "<Dial" in rings and "+15555550121" in rings  # the alternates only
+        assert "+15555550111" not in rings
         log = (tmp_path / "serve.out").read_text()
         assert "+15555550150" not in log.split("-> +15555550111", 1)[1].splitlines()[0]
     finally:
