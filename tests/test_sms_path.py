@@ -406,3 +406,22 @@ def test_a_body_that_is_not_a_form_gets_415(hl: Hotline) -> None:
     )
     assert response.status_code == 415
     assert count(hl, Case) == 0
+
+
+def test_odd_but_signed_input_never_fails_the_webhook(hl: Hotline) -> None:
+    assert "case 1" in hl.answer(REPORTER, "a\x00b at booth 12")  # NUL: dropped
+    long_sid = hl.sms(REPORTER, "x", sid="SM" + "9" * 70)
+    assert long_sid.status_code == 400 and "MessageSid" in long_sid.json()["detail"]
+    long_from = hl.sms("+1" + "5" * 200, "hello")
+    assert long_from.status_code == 400 and "From" in long_from.json()["detail"]
+    assert count(hl, Case) == 1
+    sip = hl.post(
+        "/twilio/voice",
+        {
+            "CallSid": "CA" + "1" * 32,
+            "From": "sip:" + "x" * 80 + "@example.test",
+            "To": HOTLINE,
+            "CallStatus": "ringing",
+        },
+    )
+    assert sip.status_code == 200

@@ -38,7 +38,7 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the case number people type
     hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id"))
-    reporter_phone: Mapped[str] = mapped_column(String(32))
+    reporter_phone: Mapped[str] = mapped_column(String(128))  # E.164, or a client:/sip: caller
     channel: Mapped[str] = mapped_column(String(10))  # sms | voice
     status: Mapped[str] = mapped_column(String(20), default="open")  # open|acknowledged|resolved
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -28,7 +28,7 @@ class Outbound(Base):
     step: Mapped[int | None] = mapped_column(Integer)  # the escalation step a page belongs to
     # A page is owed once per (case, responder, step): a unique key makes that a fact.
     dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    to_phone: Mapped[str] = mapped_column(String(32))
+    to_phone: Mapped[str] = mapped_column(String(128))  # as long as a case's reporter address
     from_phone: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
     # pending -> claimed -> the provider's statuses (queued, sent, delivered, ...), or failed;

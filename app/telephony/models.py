@@ -14,7 +14,8 @@ from app.db import Base, UTCDateTime
 class WebhookReceipt(Base):
     __tablename__ = "webhook_receipt"
 
-    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A SID, or a SID and a step of a call ("CA...:screen:no-answer")
+    sid: Mapped[str] = mapped_column(String(255), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answer: Mapped[str] = mapped_column(Text)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -18,6 +21,19 @@ from app.telephony.signature import SIGNATURE_HEADER, is_valid
 TWIML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+SIGNED_WEBHOOK = "signed_webhook"  # request.state attribute: the checked webhook, as sent
+
+#: Set while a spooled webhook is replayed (app.telephony.outage): when Twilio sent it.
+replaying: ContextVar[datetime | None] = ContextVar("replaying", default=None)
+
+
+@dataclass(frozen=True)
+class SignedWebhook:
+    """A webhook whose signature checked out, kept so it can be spooled during an outage."""
+
+    path: str  # path and query, as signed
+    params: dict[str, str]
+    signature: str | None
 
 
 async def signed_form(request: Request) -> dict[str, str]:
@@ -42,17 +58,32 @@ async def signed_form(request: Request) -> dict[str, str]:
         url += "?" + request.url.query
     if not is_valid(settings.twilio_auth_token, url, pairs, request.headers.get(SIGNATURE_HEADER)):
         raise HTTPException(403, "invalid or missing X-Twilio-Signature")
-    return dict(pairs)
+    # No database stores NUL in text, and Twilio never sends it: drop it rather than fail.
+    return {key: value.replace("\x00", "") for key, value in pairs}
 
 
 SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
+#: What a webhook does inside its transaction: returns its TwiML answer and whether it
+#: created work for the worker.
+Handler = Callable[[Session], tuple[str, bool]]
+
+
+MAX_SID = 40  # Twilio's SIDs are 34 characters
+MAX_ADDRESS = 128  # E.164 numbers, short codes, client: and sip: addresses
+
 
 def required(form: dict[str, str], *names: str) -> list[str]:
+    """The named fields, present and of a sane length (a 400 names any that are not)."""
     missing = [n for n in names if not form.get(n, "").strip()]
     if missing:
         raise HTTPException(400, f"missing form field(s): {', '.join(missing)}")
-    return [form[n].strip() for n in names]
+    values = [form[n].strip() for n in names]
+    for name, value in zip(names, values, strict=True):
+        limit = MAX_SID if name.endswith("Sid") else MAX_ADDRESS
+        if len(value) > limit:
+            raise HTTPException(400, f"form field {name} is longer than {limit} characters")
+    return values
 
 
 def twiml(xml: str) -> Response:
@@ -76,13 +107,20 @@ def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[s
     `handle` returns the TwiML answer and whether it created work for the worker (work
     queued through app.paging.outbox is noticed by itself). The receipt is written in the
     same transaction as everything `handle` does: both or neither.
+
+    When the webhook is replayed from the outage spool (`replaying` is set), each case it
+    touched also gets a `received_during_outage` event with the time Twilio sent it, in the
+    same transaction: the log shows why the case's steps came later than the report.
     """
     from app.paging.outbox import NEW_WORK
     from app.paging.worker import announce_work
 
+    received_at = replaying.get()
     try:
         with svc.sessions() as session, session.begin():
             answer, work = handle(session)
+            if received_at is not None:
+                _note_delay(session, sid, received_at, svc.clock())
             # Written last, so a retry (rare) costs a rollback rather than every
             # first delivery paying for a lookup.
             session.add(WebhookReceipt(sid=sid, kind=kind, received_at=svc.clock(), answer=answer))
@@ -100,3 +138,20 @@ def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[s
     if work:
         svc.wakeup.set()
     return answer
+
+
+def _note_delay(session: Session, sid: str, received_at: datetime, now: datetime) -> None:
+    from app.audit.log import HEADS, SYSTEM, record
+
+    # The cases whose event chains this transaction extended: the ones the webhook touched.
+    touched = sorted(k for k in session.info.get(HEADS, {}) if k is not None)
+    for case_id in touched:
+        record(
+            session,
+            case_id=case_id,
+            type="received_during_outage",
+            actor=SYSTEM,
+            at=now,
+            sid=sid,
+            received_at=received_at.isoformat(),
+        )
