@@ -21,10 +21,14 @@ roster_cli = typer.Typer(no_args_is_help=True, help="The roster of hotlines and 
 token_cli = typer.Typer(no_args_is_help=True, help="API tokens for the HTTP API.")
 simulate_cli = typer.Typer(no_args_is_help=True, help="Send signed webhooks, as Twilio would.")
 audit_cli = typer.Typer(no_args_is_help=True, help="The escalation log.")
+spool_cli = typer.Typer(
+    no_args_is_help=True, help="Webhooks kept while the database was unreachable."
+)
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(simulate_cli, name="simulate")
+cli.add_typer(spool_cli, name="spool")
 
 DOTENV = Path(".env")
 
@@ -219,6 +223,48 @@ def audit_verify(
     typer.echo(f"ok: {events} events in {len(verdicts)} chains, every link holds")
     if case is not None:
         typer.echo(f"head of case {case}: {verdicts[0][1].head}")
+
+
+@spool_cli.command("status")
+def spool_status() -> None:
+    """How many webhooks wait in HOTLINE_SPOOL_DIR, and which (time, path, SID only)."""
+    from app.telephony.spool import Spool
+
+    spool = Spool(get_settings().spool_dir)
+    entries = spool.entries()
+    typer.echo(f"{spool.dir}: {len(entries)} waiting, {spool.failed()} failed")
+    for entry in entries:
+        sid = entry.params.get("MessageSid") or entry.params.get("CallSid") or "-"
+        typer.echo(f"{entry.received_at.isoformat()}  {entry.path}  {sid}")
+
+
+@spool_cli.command("replay")
+def spool_replay(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Put the failed entries back in line first.")
+    ] = False,
+) -> None:
+    """Replay HOTLINE_SPOOL_DIR now (the web process also does so by itself). Exits 1 when
+    the database is still unreachable or an entry failed."""
+    import app.main  # noqa: F401  (registers every webhook's replay)
+    from app.services import build
+    from app.telephony import outage
+    from app.telephony.console import ConsoleTransport
+
+    settings = get_settings()
+    _logging(settings)
+    services = build(settings, transport=ConsoleTransport())  # replaying sends nothing
+    try:
+        if failed:
+            typer.echo(f"{services.spool.retry_failed()} failed entries back in line")
+        result = outage.replay(services)
+    finally:
+        services.close()
+    typer.echo(f"{result.landed} landed, {result.failed} failed, {services.spool.depth()} waiting")
+    if not result.done:
+        typer.echo(f"stopped: {result.error}", err=True)
+    if not result.done or result.failed:
+        raise typer.Exit(1)
 
 
 @simulate_cli.command("sms")

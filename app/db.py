@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -68,7 +68,35 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _serialize_sqlite_transactions(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args=_fail_fast(url),
+    )
+
+
+# A webhook must be answered within Twilio's 15 s even when the database is unreachable
+# (app.telephony.outage answers from the spool then): reaching PostgreSQL gives up after
+# CONNECT_TIMEOUT_SECONDS (per address tried), a connection whose packets go unacknowledged
+# is dropped after TCP_USER_TIMEOUT_MS (a pooled connection to a host that vanished would
+# otherwise hang in the pre-ping for minutes), and waiting for a pooled connection gives up
+# after POOL_TIMEOUT_SECONDS. Values in the URL's query win.
+CONNECT_TIMEOUT_SECONDS = 3
+TCP_USER_TIMEOUT_MS = 5000
+POOL_TIMEOUT_SECONDS = 5.0
+
+
+def _fail_fast(url: str) -> dict[str, Any]:
+    given = make_url(url).query
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in given:
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    if "tcp_user_timeout" not in given:
+        args["tcp_user_timeout"] = TCP_USER_TIMEOUT_MS
+    return args
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -16,11 +16,20 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="200 when the database answers, 503 otherwise")
+@router.get(
+    "/readyz",
+    summary="200 when the database answers, 503 otherwise",
+    description=(
+        "`spool` counts the webhooks kept while the database was unreachable and not yet "
+        "replayed; `spool_failed` those whose replay failed for another reason (see the "
+        "README). Reaching the database gives up after a few seconds (app.db)."
+    ),
+)
 def readyz(svc: ServicesDep) -> JSONResponse:
+    spool = {"spool": svc.spool.depth(), "spool_failed": svc.spool.failed()}
     try:
         with svc.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception:
-        return JSONResponse({"status": "database unreachable"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "database unreachable", **spool}, status_code=503)
+    return JSONResponse({"status": "ready", **spool})

@@ -18,7 +18,7 @@ from app.roster.load import load_roster_file
 from app.services import build
 from app.settings import Settings, get_settings
 from app.sms import webhook as sms_webhook
-from app.telephony import status
+from app.telephony import outage, status
 from app.telephony.transport import Transport
 from app.voice import webhook as voice_webhook
 
@@ -34,11 +34,24 @@ def create_app(
     settings = settings or get_settings()
     services = build(settings, transport=transport, clock=clock)
 
+    def load_roster() -> None:
+        assert settings.roster
+        summary = load_roster_file(services.sessions, settings.roster, services.clock())
+        log.info("roster %s loaded: %s", settings.roster, summary)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The replayer empties the spool kept during a database outage, from start-up on.
+        replayer = app.state.replayer = outage.Replayer(services)
         if settings.roster:
-            summary = load_roster_file(services.sessions, settings.roster, services.clock())
-            log.info("roster %s loaded: %s", settings.roster, summary)
+            try:
+                load_roster()
+            except outage.OUTAGE_ERRORS:
+                # Serve anyway, so webhooks are answered and spooled; the database keeps
+                # the roster loaded before, and this file is loaded once it answers.
+                log.error("database unreachable: roster %s will be loaded later", settings.roster)
+                replayer.pending.append(load_roster)
+        replayer.start()
         worker = Worker(services, embedded=True) if settings.worker == "embedded" else None
         if worker:
             worker.start()
@@ -47,6 +60,7 @@ def create_app(
         finally:
             if worker:
                 worker.stop()
+            replayer.stop()
             services.close()
 
     app = FastAPI(
@@ -55,6 +69,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    for error in outage.OUTAGE_ERRORS:
+        app.add_exception_handler(error, outage.database_unreachable)
     app.include_router(sms_webhook.router)
     app.include_router(voice_webhook.router)
     app.include_router(status.router)

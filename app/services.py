@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import make_engine, make_sessionmaker, utcnow
 from app.settings import Settings
 from app.telephony.console import ConsoleTransport
+from app.telephony.spool import Spool
 from app.telephony.transport import Transport
 
 
@@ -25,6 +26,8 @@ class Services:
     sessions: sessionmaker[Session]
     transport: Transport
     clock: Callable[[], datetime] = utcnow
+    # Webhooks kept while the database is unreachable (app.telephony.outage).
+    spool: Spool = field(default_factory=lambda: Spool("./var/spool"))
     # Set after a commit that created work, so an in-process worker wakes at once.
     wakeup: threading.Event = field(default_factory=threading.Event)
 
@@ -63,6 +66,7 @@ def build(
         sessions=make_sessionmaker(engine),
         transport=transport or make_transport(settings),
         clock=clock,
+        spool=Spool(settings.spool_dir),
     )
 
 

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
         "embedded", validation_alias=AliasChoices("HOTLINE_WORKER")
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("HOTLINE_LOG_LEVEL"))
+    # Where webhooks are kept while the database is unreachable, until they are replayed
+    # (app.telephony.spool). A local disk; one directory per web process is simplest.
+    spool_dir: str = Field("./var/spool", validation_alias=AliasChoices("HOTLINE_SPOOL_DIR"))
+    # How long a worker's claim on an outbound row lasts before another worker may send it
+    # again (a killed worker's rows wait this long). Tests shorten it; see app.paging.dispatcher.
+    claim_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias=AliasChoices("HOTLINE_CLAIM_LEASE_SECONDS"),
+    )
 
     @model_validator(mode="after")
     def _default_transport(self) -> Settings:

@@ -39,6 +39,27 @@ def relay_to_reporter(hotline: str, case: int, text: str) -> str:
     return f"{hotline} (case {case}): {text}"
 
 
+# --- while the database is unreachable (app.telephony.outage) ------------------------
+# The message is kept in the local spool and lands on its case once the database is back;
+# the case number is not known yet. The hotline's details come from memory, or when this
+# process never read them, a generic emergency line.
+
+UNKNOWN_EMERGENCY_INFO = "If anyone is in danger, call your local emergency number."
+
+
+def outage_sms(hotline: str | None, emergency_info: str | None) -> str:
+    who = f"{hotline}: your" if hotline else "Your"
+    text = f"{who} message is received and will be passed to our responders."
+    return f"{text} {emergency_info or UNKNOWN_EMERGENCY_INFO}"
+
+
+def outage_not_kept(hotline: str | None, emergency_info: str | None) -> str:
+    """When even the spool could not be written: honest, and still the emergency line."""
+    who = f"{hotline}: sorry, your" if hotline else "Sorry, your"
+    text = f"{who} message could not be recorded just now. Please send it again in a few minutes."
+    return f"{text} {emergency_info or UNKNOWN_EMERGENCY_INFO}"
+
+
 # --- to responders --------------------------------------------------------------------
 
 
@@ -186,6 +207,33 @@ def call_ended(case: int) -> str:
 
 def call_not_in_service() -> str:
     return "This number is not taking calls. Goodbye."
+
+
+def outage_call(hotline: str | None, emergency_info: str | None) -> str:
+    """Said to a caller while the database is unreachable, before hanging up."""
+    who = f"{hotline} incident hotline." if hotline else "Incident hotline."
+    return (
+        f"{who} Your call is received, and our responders will be paged. "
+        f"{emergency_info or UNKNOWN_EMERGENCY_INFO} "
+        "To add details, send a text message to this number. Goodbye."
+    )
+
+
+def outage_call_not_kept(hotline: str | None, emergency_info: str | None) -> str:
+    who = f"{hotline} incident hotline." if hotline else "Incident hotline."
+    return (
+        f"{who} Sorry, your call could not be recorded just now. "
+        f"{emergency_info or UNKNOWN_EMERGENCY_INFO} "
+        "Please call again or send a text message in a few minutes. Goodbye."
+    )
+
+
+def outage_call_step(emergency_info: str | None) -> str:
+    """A later step of a call (ringing, screening) while the database is unreachable."""
+    return (
+        f"Sorry, this call cannot be connected right now. "
+        f"{emergency_info or UNKNOWN_EMERGENCY_INFO} Goodbye."
+    )
 
 
 def call_page(page_text: str, case: int) -> str:

@@ -8,6 +8,8 @@ moves, and the worker runs one round when the test asks, so every step is determ
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,7 +154,13 @@ def _failure(status: int, code: int | None) -> httpx.Response:
 
 
 class Hotline:
-    def __init__(self, database_url: str, roster: str = ROSTER, clock: Clock | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        roster: str = ROSTER,
+        clock: Clock | None = None,
+        spool_dir: str | None = None,
+    ):
         self.clock = clock or Clock()
         self.settings = Settings(
             HOTLINE_DATABASE_URL=database_url,
@@ -161,7 +169,10 @@ class Hotline:
             TWILIO_ACCOUNT_SID=ACCOUNT_SID,
             TWILIO_AUTH_TOKEN=AUTH_TOKEN,
             TWILIO_API_BASE_URL=TWILIO_BASE,
+            # Never the working directory's ./var/spool (app.telephony.outage).
+            HOTLINE_SPOOL_DIR=spool_dir or tempfile.mkdtemp(prefix="hotline-spool-"),
         )
+        self._own_spool = None if spool_dir else self.settings.spool_dir
         self.app = create_app(self.settings, clock=self.clock)
         self.services: Services = self.app.state.services
         self.worker = Worker(self.services, embedded=True)
@@ -183,6 +194,8 @@ class Hotline:
         self.client.__exit__(None, None, None)
         self.worker.pool.shutdown()
         self.respx.stop()
+        if self._own_spool:
+            shutil.rmtree(self._own_spool, ignore_errors=True)
 
     def post(
         self, path: str, params: dict[str, str], *, signature: str | None = "sign"

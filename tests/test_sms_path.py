@@ -425,3 +425,11 @@ def test_odd_but_signed_input_never_fails_the_webhook(hl: Hotline) -> None:
         },
     )
     assert sip.status_code == 200
+
+
+def test_a_follow_up_before_the_page_went_out_still_reaches_the_responder(hl: Hotline) -> None:
+    hl.answer(REPORTER, "someone is following people")
+    hl.answer(REPORTER, "red hoodie, near booth 12")  # the page has not been sent yet
+    sent = hl.run()
+    assert [m.to for m in sent] == [AVERY, AVERY]
+    assert "following people" in sent[0].body and "red hoodie" in sent[1].body

@@ -27,6 +27,7 @@ SYSTEM = "system"
 REPORTER = "reporter"
 
 HEADS = "audit_chain_heads"  # session.info key: {case_id: (seq, hash)} for this transaction
+WRITTEN = "audit_cases_written"  # session.info key: ids of the cases given events, ever
 SYSTEM_CHAIN_LOCK = 0x686C6F67  # advisory lock key of the chain of events without a case
 
 
@@ -55,6 +56,8 @@ def record(
     )
     session.add(event)
     heads[case_id] = (seq + 1, digest)
+    if case_id is not None:
+        session.info.setdefault(WRITTEN, set()).add(case_id)
     return event
 
 

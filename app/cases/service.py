@@ -125,7 +125,8 @@ def append_report(session: Session, case: Case, body: str, now: datetime) -> boo
     if case.acknowledged_by_id is not None:
         recipients = aud.eligible({case.acknowledged_by_id})
     else:
-        recipients = aud.eligible(_heard_about(session, case.id))
+        # a page still waiting to go out counts: its reader should get this too, after it
+        recipients = aud.eligible(_heard_about(session, case.id, include_pending=True))
     for person in recipients:
         enqueue(
             session,

@@ -1,9 +1,10 @@
 """Sends what the outbox holds. Claim in one short transaction, send outside any
 transaction, record the outcome in another: no network call ever holds a database lock.
 
-A row is claimed with a lease (its `next_attempt_at` moves a minute ahead). A process that
-dies mid-send leaves the row `claimed`; when the lease runs out another claim takes it again
-and records that the message may go out twice: twice is acceptable, never is not.
+A row is claimed with a lease (its `next_attempt_at` moves a minute ahead; the setting
+HOTLINE_CLAIM_LEASE_SECONDS changes that). A process that dies mid-send leaves the row
+`claimed`; when the lease runs out another claim takes it again and records that the message
+may go out twice: twice is acceptable, never is not.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.log import SYSTEM, record
@@ -32,7 +33,7 @@ from app.voice.urls import page_url
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # the default of Settings.claim_lease_seconds
 MAX_ATTEMPTS = 12  # about twelve minutes of trying before a send is given up as failed
 MAX_BACKOFF_SECONDS = 120.0
 BATCH = 20
@@ -63,8 +64,14 @@ def backoff(attempt: int, rand: Callable[[], float] = random.random) -> timedelt
     return timedelta(seconds=base * (0.5 + rand() / 2))
 
 
-def claim(sessions: sessionmaker[Session], now: datetime, limit: int = BATCH) -> list[Claim]:
-    """Take due rows for sending, dropping those nobody may send any more."""
+def claim(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    limit: int = BATCH,
+    lease: timedelta = LEASE,
+) -> list[Claim]:
+    """Take due rows for sending, dropping those nobody may send any more. A claimed row is
+    due again once `lease` has passed, so a worker that dies mid-send delays it, no more."""
     claims: list[Claim] = []
     with sessions() as session, session.begin():
         query = (
@@ -85,7 +92,7 @@ def claim(sessions: sessionmaker[Session], now: datetime, limit: int = BATCH) ->
             maybe_sent_before = row.status == CLAIMED
             row.status = CLAIMED
             row.attempts += 1
-            row.next_attempt_at = now + LEASE
+            row.next_attempt_at = now + lease
             claims.append(
                 Claim(
                     row.id,
@@ -214,18 +221,58 @@ def dispatch_due(
     status_callback: str,
     clock: Callable[[], datetime],
     pool: ThreadPoolExecutor | None = None,
+    lease: timedelta = LEASE,
 ) -> int:
     """Send one batch of due messages; returns how many were attempted."""
-    claims = claim(sessions, clock())
+    claimed_at = clock()
+    claims = claim(sessions, claimed_at, lease=lease)
     if not claims:
         return 0
-    if pool is None or len(claims) == 1:
-        outcomes = [send(transport, c, status_callback) for c in claims]
+    # Different people are sent to side by side; one person's messages go in the order they
+    # were queued (a page before the update that follows it).
+    by_recipient: dict[str, list[Claim]] = {}
+    for c in claims:
+        by_recipient.setdefault(c.to_phone, []).append(c)
+
+    def send_in_order(queue: list[Claim]) -> None:
+        # Each outcome is recorded as soon as it is known, not once the whole batch is: the
+        # message's status callback (Twilio's first comes about a second after it accepts)
+        # must find its SID, however slow another send of the batch is.
+        # A long queue can outlast the lease it was claimed under: it is renewed as it goes,
+        # or another worker would take the rest for abandoned and both would send it.
+        held_since = claimed_at
+        lost: set[int] = set()
+        for i, c in enumerate(queue):
+            if clock() - held_since >= lease / 2:
+                held_since = clock()
+                lost |= {r.id for r in queue[i:]} - renew(sessions, queue[i:], held_since, lease)
+            if c.id not in lost:  # else another worker took it over: it sends it
+                finish(sessions, c, send(transport, c, status_callback), clock())
+
+    queues = list(by_recipient.values())
+    if pool is None or len(queues) == 1:
+        for queue in queues:
+            send_in_order(queue)
     else:
-        outcomes = list(pool.map(lambda c: send(transport, c, status_callback), claims))
-    for c, outcome in zip(claims, outcomes, strict=True):
-        finish(sessions, c, outcome, clock())
+        list(pool.map(send_in_order, queues))
     return len(claims)
+
+
+def renew(
+    sessions: sessionmaker[Session], claims: list[Claim], now: datetime, lease: timedelta
+) -> set[int]:
+    """Extend the lease of those claims that are still this worker's; returns their ids.
+    A claim is still ours while the row is claimed with the attempt number we gave it."""
+    ours = or_(*(and_(Outbound.id == c.id, Outbound.attempts == c.attempt) for c in claims))
+    with sessions() as session, session.begin():
+        renewed = session.scalars(
+            update(Outbound)
+            .where(Outbound.status == CLAIMED, ours)
+            .values(next_attempt_at=now + lease)
+            .returning(Outbound.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(renewed)
 
 
 def next_attempt(session: Session) -> datetime | None:

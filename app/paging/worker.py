@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ class Worker:
         self.postgres = not is_sqlite(services.settings.database_url)
         self.idle = IDLE_WITH_NOTIFY if (embedded or self.postgres) else IDLE_WITHOUT_NOTIFY
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="send")
+        self.lease = timedelta(seconds=services.settings.claim_lease_seconds)
         self.threads: list[threading.Thread] = []
 
     def run_once(self) -> None:
@@ -46,7 +48,7 @@ class Worker:
         while engine.run_due(s.sessions, s.clock()):
             pass
         while dispatcher.dispatch_due(
-            s.sessions, s.transport, s.status_callback_url(), s.clock, self.pool
+            s.sessions, s.transport, s.status_callback_url(), s.clock, self.pool, self.lease
         ):
             pass
 

@@ -4,6 +4,10 @@ Every text needs the hotline's responders and shifts (who is a responder, who is
 whose name appears in a report). They change only when a roster is loaded, which stamps each
 hotline with a new `roster_version`; a copy cached under the version the hotline row carries
 is therefore current, in this process or any other, and costs no query.
+
+Each hotline's name, safety and emergency information is also remembered by number
+(`remember`, `contact_of`): while the database is unreachable, a webhook is still answered
+with the emergency information of the hotline it was sent to (app.telephony.outage).
 """
 
 from __future__ import annotations
@@ -31,7 +35,17 @@ class Roster:
         return self.active_by_phone.get(phone)
 
 
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """What a reporter must hear even when the database is down."""
+
+    name: str
+    safety_info: str
+    emergency_info: str
+
+
 _cache: dict[tuple[str, int], tuple[str, Roster]] = {}
+_contacts: dict[str, Contact] = {}  # by hotline number; one process serves one database
 _lock = threading.Lock()
 
 
@@ -43,7 +57,31 @@ def roster_of(session: Session, hotline: Hotline) -> Roster:
     roster = _load(session, hotline.id)
     with _lock:
         _cache[key] = (hotline.roster_version, roster)
+    remember(hotline)  # a new roster version may carry new wording
     return roster
+
+
+def remember(hotline: Hotline) -> None:
+    """Keep the hotline's name and information for answers given without the database."""
+    _contacts[hotline.number] = Contact(hotline.name, hotline.safety_info, hotline.emergency_info)
+
+
+def remember_all(session: Session) -> int:
+    """Remember every active hotline (at start-up and after an outage); returns how many."""
+    hotlines = session.scalars(select(Hotline).where(Hotline.active)).all()
+    for hotline in hotlines:
+        remember(hotline)
+    return len(hotlines)
+
+
+def contact_of(number: str) -> Contact | None:
+    """The hotline's information as last read from the database, None if never seen."""
+    return _contacts.get(number)
+
+
+def forget_contacts() -> None:
+    """For tests: a process that has never read any hotline."""
+    _contacts.clear()
 
 
 def _load(session: Session, hotline_id: int) -> Roster:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
@@ -26,6 +26,9 @@ from app.roster.schema import (
     RosterProblem,
     parse_roster,
 )
+
+# Advisory lock key: one roster load at a time on PostgreSQL (see load_roster).
+ROSTER_LOCK = 0x686C7273
 
 
 @dataclass
@@ -85,6 +88,11 @@ def load_roster(session: Session, roster: RosterFile, now: datetime) -> LoadSumm
     (so a changed phone number keeps the person, and their cases). Whatever the file no longer
     names is deactivated, never deleted.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # Every `hotline serve` loads HOTLINE_ROSTER as it starts. Taking turns, a later load
+        # updates what an earlier one created instead of failing on its hotline numbers (or
+        # adding its shifts a second time).
+        session.execute(select(func.pg_advisory_xact_lock(ROSTER_LOCK)))
     summary = LoadSummary()
     in_file = {spec.number for spec in roster.hotlines}
 

@@ -1,26 +1,43 @@
-"""POST /twilio/sms: an inbound text, routed by the hotline number it was sent to."""
+"""POST /twilio/sms: an inbound text, routed by the hotline number it was sent to.
+
+While the database is unreachable the text is spooled and answered from memory
+(app.telephony.outage); `/twilio/sms/fallback`, Twilio's "primary handler fails" URL, does
+that without trying the database. Both replay through `_handler`, like the webhook itself.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
-from app.services import ServicesDep
+from app.services import Services, ServicesDep
 from app.sms.inbound import from_reporter, from_responder
-from app.telephony.webhook import EMPTY_TWIML, SignedForm, answer_once, required, twiml
+from app.telephony import outage
+from app.telephony.webhook import (
+    EMPTY_TWIML,
+    Handler,
+    SignedForm,
+    answer_once,
+    once,
+    required,
+    twiml,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["twilio"])
 
+SMS = "/twilio/sms"
+SMS_FALLBACK = "/twilio/sms/fallback"
 
-@router.post("/twilio/sms", response_class=Response, summary="Inbound SMS (Twilio webhook)")
-async def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
+
+def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
+    """The text's SID and what it does, run in the webhook's one transaction."""
     sid, sender, to = required(form, "MessageSid", "From", "To")
     body = form.get("Body", "")
 
@@ -42,4 +59,29 @@ async def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
         reply.message(answer)
         return str(reply), False
 
+    return sid, handle
+
+
+@router.post(SMS, response_class=Response, summary="Inbound SMS (Twilio webhook)")
+async def inbound_sms(form: SignedForm, svc: ServicesDep) -> Response:
+    sid, handle = _handler(svc, form)
     return twiml(await answer_once(svc, sid, "sms", handle))
+
+
+@router.post(
+    SMS_FALLBACK,
+    response_class=Response,
+    summary="Inbound SMS, Twilio's fallback URL: kept and answered without the database",
+)
+async def inbound_sms_fallback(request: Request, form: SignedForm) -> Response:
+    required(form, "MessageSid", "From", "To")
+    return await outage.answer_without_database(request)
+
+
+def _replay(svc: Services, form: dict[str, str], _query: dict[str, str]) -> None:
+    sid, handle = _handler(svc, form)
+    once(svc, sid, "sms", handle)
+
+
+for _path in (SMS, SMS_FALLBACK):
+    outage.register(_path, answer=outage.sms_answer, replay=_replay)

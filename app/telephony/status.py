@@ -19,6 +19,7 @@ from app.paging.models import Outbound
 from app.paging.outbox import DELIVERY_FAILED, PROVIDER_ORDER
 from app.paging.worker import announce_work
 from app.services import ServicesDep
+from app.telephony import outage
 from app.telephony.webhook import EMPTY_TWIML, SignedForm, twiml
 from app.voice import pages
 
@@ -51,6 +52,15 @@ def status_callback(form: SignedForm, svc: ServicesDep) -> Response:
     if work:
         svc.wakeup.set()
     return twiml(EMPTY_TWIML)
+
+
+# While the database is unreachable a status callback is spooled and replayed later: a
+# status only ever moves forward, so a replay that already landed changes nothing.
+outage.register(
+    "/twilio/status",
+    answer=outage.empty_answer,
+    replay=lambda svc, form, _q: status_callback(form, svc),
+)
 
 
 def _message_progress(

@@ -53,13 +53,21 @@ async def signed_form(request: Request) -> dict[str, str]:
         pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(400, "the body is not a form") from exc
-    url = settings.public_url + request.url.path
+    path = request.url.path
     if request.url.query:
-        url += "?" + request.url.query
-    if not is_valid(settings.twilio_auth_token, url, pairs, request.headers.get(SIGNATURE_HEADER)):
+        path += "?" + request.url.query
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not is_valid(settings.twilio_auth_token, settings.public_url + path, pairs, signature):
         raise HTTPException(403, "invalid or missing X-Twilio-Signature")
-    # No database stores NUL in text, and Twilio never sends it: drop it rather than fail.
-    return {key: value.replace("\x00", "") for key, value in pairs}
+    # Kept as sent, to be spooled if the database turns out to be unreachable.
+    setattr(request.state, SIGNED_WEBHOOK, SignedWebhook(path, dict(pairs), signature))
+    return cleaned(dict(pairs))
+
+
+def cleaned(params: dict[str, str]) -> dict[str, str]:
+    """The form as handlers see it. No database stores NUL in text, and Twilio never sends
+    it: drop it rather than fail."""
+    return {key: value.replace("\x00", "") for key, value in params.items()}
 
 
 SignedForm = Annotated[dict[str, str], Depends(signed_form)]
@@ -141,11 +149,10 @@ def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[s
 
 
 def _note_delay(session: Session, sid: str, received_at: datetime, now: datetime) -> None:
-    from app.audit.log import HEADS, SYSTEM, record
+    from app.audit.log import SYSTEM, WRITTEN, record
 
-    # The cases whose event chains this transaction extended: the ones the webhook touched.
-    touched = sorted(k for k in session.info.get(HEADS, {}) if k is not None)
-    for case_id in touched:
+    # The cases this session (one webhook's transaction) gave events: the ones it touched.
+    for case_id in sorted(session.info.pop(WRITTEN, ())):
         record(
             session,
             case_id=case_id,

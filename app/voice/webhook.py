@@ -3,16 +3,25 @@
 Every step is checked like the SMS webhook (`SignedForm`) and runs through `once`, keyed by
 Twilio's SID and the step's name: the same call reaches several steps with one CallSid, and
 a retried step must answer as the first time without acting twice.
+
+While the database is unreachable (app.telephony.outage) an inbound call is spooled, told
+that it is received with the hotline's emergency information, and hung up: its case opens
+and pages when the spool is replayed. `/twilio/voice/fallback` (Twilio's "primary handler
+fails" URL) does the same without trying the database. Voicemail and leg callbacks are
+spooled and replayed too; the live steps of a call (choice, ringing, screening, voice
+pages) are answered with an apology and hang up, and not replayed: after the call they
+would describe ringing that never happened.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from app.services import ServicesDep
+from app.services import Services, ServicesDep
+from app.telephony import outage
 from app.telephony.webhook import SignedForm, once, required, twiml
 from app.voice import calls, pages
 
@@ -35,6 +44,16 @@ def inbound_call(form: SignedForm, svc: ServicesDep) -> Response:
         )
 
     return twiml(once(svc, call_sid, "voice", handle))
+
+
+@router.post(
+    "/twilio/voice/fallback",
+    response_class=Response,
+    summary="Inbound call, Twilio's fallback URL: kept and answered without the database",
+)
+async def inbound_call_fallback(request: Request, form: SignedForm) -> Response:
+    required(form, "CallSid", "From", "To")
+    return await outage.answer_without_database(request)
 
 
 @router.post("/twilio/voice/choice", response_class=Response, summary="Greeting answered")
@@ -179,3 +198,52 @@ def page_choice(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Respons
         return pages.page_choice(session, outbound_id, digits=digits, now=svc.clock())
 
     return twiml(once(svc, f"{call_sid}:page-choice", "voice-page-choice", handle))
+
+
+# --- while the database is unreachable (app.telephony.outage) ---------------------------
+
+
+def _case(query: dict[str, str]) -> int:
+    return int(query["case"])
+
+
+def _register() -> None:
+    def call(svc: Services, form: dict[str, str], _q: dict[str, str]) -> object:
+        return inbound_call(form, svc)
+
+    for path in ("/twilio/voice", "/twilio/voice/fallback"):
+        outage.register(path, answer=outage.call_answer, replay=call)
+    # The caller's leg, a case already open and paging: told so, then hung up.
+    for path in ("/twilio/voice/choice", "/twilio/voice/dial-result"):
+        outage.register(path, answer=outage.call_answer)
+    # A responder's leg or a voice page: nobody can be connected now.
+    for path in (
+        "/twilio/voice/screen",
+        "/twilio/voice/screen-result",
+        "/twilio/voice/page/{outbound_id}",
+        "/twilio/voice/page/{outbound_id}/choice",
+    ):
+        outage.register(path, answer=outage.call_step_answer)
+    outage.register(
+        "/twilio/voice/recorded",
+        answer=outage.call_answer,
+        replay=lambda svc, form, q: recorded(form, svc, _case(q)),
+    )
+    outage.register(
+        "/twilio/voice/recording",
+        answer=outage.empty_answer,
+        replay=lambda svc, form, q: recording_status(form, svc, _case(q)),
+    )
+    outage.register(
+        "/twilio/voice/transcription",
+        answer=outage.empty_answer,
+        replay=lambda svc, form, q: transcription(form, svc, _case(q)),
+    )
+    outage.register(
+        "/twilio/voice/leg",
+        answer=outage.empty_answer,
+        replay=lambda svc, form, q: leg_status(form, svc, _case(q)),
+    )
+
+
+_register()
