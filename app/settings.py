@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("HOTLINE_CLAIM_LEASE_SECONDS"),
     )
 
+    # Flood control: after this many cases opened by one number within a minute, its next
+    # new report joins the newest of them instead (appended and logged, never dropped).
+    max_new_cases_per_minute: int = Field(
+        3, ge=1, validation_alias=AliasChoices("HOTLINE_MAX_NEW_CASES_PER_MINUTE")
+    )
+
     @model_validator(mode="after")
     def _default_transport(self) -> Settings:
         # The contract: twilio when an account SID is configured, else the offline console.

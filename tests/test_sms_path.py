@@ -433,3 +433,47 @@ def test_a_follow_up_before_the_page_went_out_still_reaches_the_responder(hl: Ho
     sent = hl.run()
     assert [m.to for m in sent] == [AVERY, AVERY]
     assert "following people" in sent[0].body and "red hoodie" in sent[1].body
+
+
+def test_a_burst_from_one_number_opens_at_most_three_cases_a_minute(hl: Hotline) -> None:
+    for n in (1, 2, 3):
+        assert f"case {n}" in hl.answer(REPORTER, f"report {n}")
+        assert hl.answer(DANA, f"RESOLVE {n}") == f"Case {n} is resolved."
+    assert "Added to case 3" in hl.answer(REPORTER, "report 4")  # kept, not a fourth case
+    for n in (4, 5, 6):
+        assert f"case {n}" in hl.answer(BLAKE, f"NEW witnessed thing {n}")
+    assert "Added to case 6" in hl.answer(BLAKE, "NEW witnessed thing 7")
+    assert count(hl, Case) == 6 and count(hl, Message) == 8
+    assert events(hl, 3).count("new_case_limited") == 1
+    hl.clock.advance(minutes=1)
+    assert "case 7" in hl.answer(REPORTER, "a minute later, a new report")
+
+
+def test_a_responder_sms_cannot_reach_is_called_and_flagged_until_they_text_start(
+    hl: Hotline,
+) -> None:
+    from app.auth.tokens import create_token
+
+    hl.answer(REPORTER, "report")
+    hl.twilio.fail_next(400, code=21610)  # Avery texted STOP to the hotline number once
+    hl.run()
+    calls = hl.twilio.take_calls()
+    assert [c.to for c in calls] == [AVERY]  # the page is read out by a call instead
+    token = create_token(
+        hl.services.sessions, role="chair", responder=None, name="c", now=hl.clock()
+    )
+    detail = hl.client.get("/api/cases/1", headers={"Authorization": f"Bearer {token}"}).json()
+    assert detail["warnings"][0].startswith("Avery Quinn cannot be reached by SMS")
+    # the next case pages Avery by voice straight away
+    hl.answer(REPORTER_2, "another report")
+    assert hl.run() == [] and [c.to for c in hl.twilio.take_calls()] == [AVERY]
+    # texting START lifts it: pages go by SMS again
+    assert hl.answer(AVERY, "START") == ""
+    hl.answer("+15555550152", "a third report")
+    assert recipients(hl.run()) == {AVERY}
+    assert "responder_reachable_by_sms" in events_of_type(hl, "responder_reachable_by_sms")
+
+
+def events_of_type(hl: Hotline, type: str) -> list[str]:
+    with hl.services.sessions() as session:
+        return list(session.scalars(select(Event.type).where(Event.type == type)))

@@ -8,6 +8,7 @@ is in a token's list exactly when its detail answers 200.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true, tuple_, union
 from sqlalchemy.orm import Session, aliased
@@ -35,8 +36,6 @@ from app.cases.schemas import (
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED
 from app.roster.models import Hotline, Responder
-
-OPTED_OUT = "code 21610"  # Twilio: the recipient replied STOP to this number
 
 
 def involved_case_ids(responder_ids: frozenset[int]) -> Select[tuple[int]]:
@@ -177,12 +176,15 @@ def list_cases(session: Session, caller: Caller, *, limit: int, **filters: objec
 
 def case_detail(session: Session, caller: Caller, case: Case) -> CaseDetail:
     hotline = session.get_one(Hotline, case.hotline_id)
-    names = {
-        r.id: r.name
-        for r in session.execute(
-            select(Responder.id, Responder.name).where(Responder.hotline_id == case.hotline_id)
-        )
-    }
+    responders = session.execute(
+        select(
+            Responder.id,
+            Responder.name,
+            Responder.sms_unreachable_at,
+            Responder.sms_unreachable_reason,
+        ).where(Responder.hotline_id == case.hotline_id)
+    ).all()
+    names = {r.id: r.name for r in responders}
     messages = session.scalars(
         select(Message).where(Message.case_id == case.id).order_by(Message.id)
     )
@@ -260,16 +262,19 @@ def case_detail(session: Session, caller: Caller, case: Case) -> CaseDetail:
             NoteOut(id=n.id, author=n.author, author_role=n.author_role, body=n.body, at=n.at)
             for n in notes
         ],
-        warnings=opt_out_warnings(pages),
+        warnings=unreachable_warnings(
+            [r for r in responders if r.id in {row.responder_id for row in owed}]
+        ),
     )
 
 
-def opt_out_warnings(pages: list[PageOut]) -> list[str]:
-    """A responder who texted STOP to the hotline number gets no SMS from it: say so, so
-    someone asks them to text START or reaches them another way."""
-    people = dict.fromkeys(p.responder for p in pages if p.error and OPTED_OUT in p.error)
+def unreachable_warnings(responders: list[Any]) -> list[str]:
+    """Say who among the case's responders SMS cannot reach (marked when a page to them failed
+    for good), so someone reaches them another way; their pages go by voice call meanwhile."""
     return [
-        f"{name} has opted out of SMS from this hotline (Twilio error 21610) and cannot be "
-        "paged by text until they reply START to it"
-        for name in people
+        f"{r.name} cannot be reached by SMS since {r.sms_unreachable_at:%Y-%m-%d %H:%M} UTC "
+        f"({r.sms_unreachable_reason}); pages to them go by voice call until an SMS reaches "
+        "them again or they text START to the hotline"
+        for r in responders
+        if r.sms_unreachable_at is not None
     ]

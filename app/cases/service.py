@@ -21,6 +21,7 @@ from app.paging.models import Outbound
 from app.paging.outbox import (
     CANCELLED,
     FAILED,
+    PAGE_KINDS,
     PENDING,
     cancel_pending_pages,
     enqueue,
@@ -32,6 +33,7 @@ from app.sms.report import flagged_in, is_emergency, named_in
 
 OPEN_STATES = ("open", "acknowledged")
 UPDATE_NOTICE_INTERVAL = timedelta(minutes=1)
+NEW_CASE_WINDOW = timedelta(minutes=1)
 
 
 def find_open_case(session: Session, hotline_id: int, reporter_phone: str) -> Case | None:
@@ -45,6 +47,34 @@ def find_open_case(session: Session, hotline_id: int, reporter_phone: str) -> Ca
         .order_by(Case.id.desc())
         .limit(1)
     )
+
+
+def case_to_join(
+    session: Session, hotline_id: int, phone: str, now: datetime, limit: int
+) -> Case | None:
+    """Flood control: once one number has opened `limit` cases in the last minute, its next
+    report joins the newest of them rather than paging everyone once more."""
+    recent = session.scalars(
+        select(Case)
+        .where(
+            Case.hotline_id == hotline_id,
+            Case.reporter_phone == phone,
+            Case.opened_at > now - NEW_CASE_WINDOW,
+        )
+        .order_by(Case.id.desc())
+        .limit(limit)
+    ).all()
+    if len(recent) < limit:
+        return None
+    record(
+        session,
+        case_id=recent[0].id,
+        type="new_case_limited",
+        actor=SYSTEM,
+        at=now,
+        opened_last_minute=len(recent),
+    )
+    return recent[0]
 
 
 def open_case(
@@ -229,7 +259,7 @@ def _heard_about(session: Session, case_id: int, *, include_pending: bool = Fals
         for rid in session.scalars(
             select(Outbound.responder_id).where(
                 Outbound.case_id == case_id,
-                Outbound.kind == "page",
+                Outbound.kind.in_(PAGE_KINDS),
                 Outbound.status.not_in(not_heard),
             )
         )
@@ -325,7 +355,7 @@ def pending_for(session: Session, hotline: Hotline, responder: Responder) -> lis
             Case.hotline_id == hotline.id,
             Case.status == "open",
             Outbound.responder_id == responder.id,
-            Outbound.kind == "page",
+            Outbound.kind.in_(PAGE_KINDS),
             Outbound.status != CANCELLED,
             Exclusion.id.is_(None),
         )

@@ -24,11 +24,18 @@ from app.cases.models import Case
 from app.db import is_sqlite
 from app.paging.engine import Audience, audience
 from app.paging.models import Outbound
-from app.paging.outbox import CANCELLED, CLAIMED, FAILED, PENDING, PROVIDER_ORDER
+from app.paging.outbox import (
+    CALL_PAGE,
+    CANCELLED,
+    CLAIMED,
+    FAILED,
+    PAGE_KINDS,
+    PENDING,
+    PROVIDER_ORDER,
+)
 from app.roster.models import Responder
 from app.telephony.transport import SendError, Sent, Transport
 from app.voice import pages
-from app.voice.pages import CALL_PAGE
 from app.voice.urls import page_url
 
 log = logging.getLogger(__name__)
@@ -43,7 +50,6 @@ OWED_WHILE = {
     CALL_PAGE: ("open",),
     "update_notice": ("open", "acknowledged"),
 }
-PAGE_KINDS = ("page", CALL_PAGE)
 STATUS_PATH = "/twilio/status"
 
 

@@ -16,7 +16,8 @@ from app.db import is_sqlite
 from app.paging import escalation
 from app.paging.eligibility import Person, Span, eligible, may_hear
 from app.paging.models import Outbound
-from app.paging.outbox import already_queued, enqueue, page_key
+from app.paging.outbox import CALL_PAGE, PAGE_KINDS, already_queued, enqueue, page_key
+from app.paging.reachability import unreachable_among
 from app.roster.cache import roster_of
 from app.roster.models import Hotline
 
@@ -73,17 +74,19 @@ def first_report(session: Session, case_id: int) -> str:
 def queue_pages(
     session: Session, aud: Audience, recipients: list[Person], step: int | str, now: datetime
 ) -> list[Person]:
-    """Queue one page per recipient for this step; a page already owed is not owed twice."""
+    """Queue one page per recipient for this step; a page already owed is not owed twice.
+    Someone SMS cannot reach is paged by a voice call instead."""
     case = aud.case
     keys = {p.id: page_key(case.id, p.id, step) for p in recipients}
     existing = already_queued(session, list(keys.values()))
     paged_before = set(
         session.scalars(
             select(Outbound.responder_id).where(
-                Outbound.case_id == case.id, Outbound.kind == "page"
+                Outbound.case_id == case.id, Outbound.kind.in_(PAGE_KINDS)
             )
         )
     )
+    by_voice = unreachable_among(session, keys)
     report = first_report(session, case.id)
     queued = []
     for person in recipients:
@@ -98,7 +101,7 @@ def queue_pages(
         )
         enqueue(
             session,
-            kind="page",
+            kind=CALL_PAGE if person.id in by_voice else "page",
             case_id=case.id,
             responder_id=person.id,
             step=step if isinstance(step, int) else None,

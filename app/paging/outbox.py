@@ -31,6 +31,9 @@ PROVIDER_ORDER = {
 DELIVERY_FAILED = ("undelivered", "failed")
 
 
+CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages)
+PAGE_KINDS = ("page", CALL_PAGE)
+
 NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
 
 
@@ -89,7 +92,7 @@ def cancel_pending_pages(session: Session, case_id: int, now: datetime) -> int:
         update(Outbound)
         .where(
             Outbound.case_id == case_id,
-            Outbound.kind == "page",
+            Outbound.kind.in_(PAGE_KINDS),
             Outbound.status == PENDING,
         )
         .values(status=CANCELLED, error="case no longer needs paging")

@@ -41,6 +41,10 @@ class Responder(Base):
     role: Mapped[str] = mapped_column(String(20))  # lead | alternate
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an SMS to them failed for good (opted out, not a mobile, undelivered): pages
+    # go to them by voice call until an SMS reaches them again or they text START.
+    sms_unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_unreachable_reason: Mapped[str | None] = mapped_column(String(200))
 
     hotline: Mapped[Hotline] = relationship(back_populates="responders")
     shifts: Mapped[list[Shift]] = relationship(back_populates="responder")

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.cases import service
+from app.paging.reachability import mark_reachable
 from app.roster.models import Hotline, Responder
 from app.sms import grammar
 from app.sms.report import is_emergency
 
 
 def from_reporter(
-    session: Session, hotline: Hotline, phone: str, body: str, now: datetime
+    session: Session, hotline: Hotline, phone: str, body: str, now: datetime, *, new_limit: int
 ) -> str | None:
     """Open a case or add to the sender's open one; None means answer nothing."""
     case = service.find_open_case(session, hotline.id, phone)
@@ -27,6 +28,8 @@ def from_reporter(
         if case is not None:
             service.append_report(session, case, body, now)
         return None
+    if case is None:
+        case = service.case_to_join(session, hotline.id, phone, now, new_limit)
     if case is None:
         case = service.open_case(
             session, hotline, reporter_phone=phone, channel="sms", body=body, now=now
@@ -41,11 +44,21 @@ def from_reporter(
 
 
 def from_responder(
-    session: Session, hotline: Hotline, responder: Responder, body: str, now: datetime
+    session: Session,
+    hotline: Hotline,
+    responder: Responder,
+    body: str,
+    now: datetime,
+    *,
+    new_limit: int,
 ) -> str | None:
     """Carry out one command; None means answer nothing."""
     command = grammar.parse_command(body)
     match command:
+        case grammar.CarrierKeyword(opts_out=False):
+            # START (or YES, UNSTOP) lifts the carrier's block: texts reach them again.
+            mark_reachable(session, responder, now, why=f"they texted {command.word}")
+            return None
         case grammar.CarrierKeyword():
             return None
         case grammar.Invalid(reason=reason):
@@ -55,6 +68,10 @@ def from_responder(
         case grammar.Status():
             return wording.status_list(service.open_cases_of(session, hotline, responder))
         case grammar.New(text=text):
+            joined = service.case_to_join(session, hotline.id, responder.phone, now, new_limit)
+            if joined is not None:
+                service.add_text(session, joined, text, now, actor=responder.name)
+                return wording.report_appended(joined.id, hotline.safety_info)
             case = service.open_case(
                 session,
                 hotline,

@@ -40,6 +40,7 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
     """The text's SID and what it does, run in the webhook's one transaction."""
     sid, sender, to = required(form, "MessageSid", "From", "To")
     body = form.get("Body", "")
+    limit = svc.settings.max_new_cases_per_minute
 
     def handle(session: Session) -> tuple[str, bool]:
         now = svc.clock()
@@ -49,10 +50,10 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
             return EMPTY_TWIML, False
         responder_id = roster_of(session, hotline).responder_id(sender)
         if responder_id is None:
-            answer = from_reporter(session, hotline, sender, body, now)
+            answer = from_reporter(session, hotline, sender, body, now, new_limit=limit)
         else:
             responder = session.get_one(Responder, responder_id)
-            answer = from_responder(session, hotline, responder, body, now)
+            answer = from_responder(session, hotline, responder, body, now, new_limit=limit)
         if answer is None:
             return EMPTY_TWIML, False
         reply = MessagingResponse()

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from app.audit.log import SYSTEM, record
 from app.paging.models import Outbound
 from app.paging.outbox import DELIVERY_FAILED, PROVIDER_ORDER
+from app.paging.reachability import mark_reachable
 from app.paging.worker import announce_work
+from app.roster.models import Responder
 from app.services import ServicesDep
 from app.telephony import outage
 from app.telephony.webhook import EMPTY_TWIML, SignedForm, twiml
@@ -72,6 +74,9 @@ def _message_progress(
     row.status = status
     prefix = "page" if row.kind == "page" else "message"
     if status == "delivered":
+        if row.responder_id is not None:
+            responder = session.get_one(Responder, row.responder_id)
+            mark_reachable(session, responder, now, why="an SMS was delivered")
         record(
             session,
             case_id=row.case_id,

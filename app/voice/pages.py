@@ -18,13 +18,13 @@ from app.cases import service
 from app.cases.models import Case
 from app.paging.engine import audience
 from app.paging.models import Outbound
-from app.paging.outbox import already_queued, enqueue
+from app.paging.outbox import CALL_PAGE, already_queued, enqueue
+from app.paging.reachability import mark_unreachable
 from app.roster.models import Responder
 from app.voice import twiml
 from app.voice.calls import Answer, locked_case, not_accepted
 from app.voice.urls import page_choice_url
 
-CALL_PAGE = "call_page"
 # A call's statuses in the order they happen; a late or repeated callback never moves a
 # row back. Every ending ranks the same: the first one reported is the one that counts.
 CALL_ORDER = {
@@ -46,6 +46,8 @@ def call_instead(session: Session, row: Outbound, now: datetime) -> bool:
     becomes a call to the same responder, while the case is open and they may hear of it."""
     if row.kind != "page" or row.case_id is None or row.responder_id is None:
         return False
+    reason = row.error or "undeliverable"
+    mark_unreachable(session, row.responder_id, reason, now, case_id=row.case_id)
     case = session.get_one(Case, row.case_id)
     aud = audience(session, case)
     if case.status != "open" or not aud.may_hear(row.responder_id):

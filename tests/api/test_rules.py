@@ -21,9 +21,8 @@ from app.auth.access import (
     may_see_caseless_events,
     sees_reporter_identity,
 )
-from app.cases.queries import opt_out_warnings
+from app.cases.queries import unreachable_warnings
 from app.cases.record import changes, in_zone
-from app.cases.schemas import PageOut
 
 CHAIR = Caller(1, "chair", "chair")
 ADMIN = Caller(2, "admin", "admin")
@@ -165,25 +164,17 @@ class TestCursor:
         assert error.value.status_code == 400
 
 
-def test_an_opted_out_responder_is_a_warning_once() -> None:
-    def page(name: str, error: str | None) -> PageOut:
-        return PageOut(
-            responder=name,
-            kind="page",
-            step=0,
-            status="failed",
-            attempts=1,
-            error=error,
-            sent_at=None,
-        )
+def test_only_responders_sms_cannot_reach_are_warned_about() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
 
-    pages = [
-        page("Avery Quinn", "opted out (code 21610)"),
-        page("Avery Quinn", "opted out (code 21610)"),
-        page("Blake Rivera", "unreachable (code 30003)"),
+    at = datetime(2026, 5, 11, 16, 5, tzinfo=UTC)
+    responders = [
+        SimpleNamespace(name="Avery Quinn", sms_unreachable_at=at, sms_unreachable_reason="x"),
+        SimpleNamespace(name="Blake Rivera", sms_unreachable_at=None, sms_unreachable_reason=None),
     ]
-    (warning,) = opt_out_warnings(pages)
-    assert warning.startswith("Avery Quinn has opted out")
+    (warning,) = unreachable_warnings(responders)
+    assert warning.startswith("Avery Quinn cannot be reached by SMS since 2026-05-11 16:05 UTC")
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)"])
