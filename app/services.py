@@ -31,9 +31,6 @@ class Services:
     # Set after a commit that created work, so an in-process worker wakes at once.
     wakeup: threading.Event = field(default_factory=threading.Event)
 
-    def status_callback_url(self) -> str:
-        return f"{self.settings.public_url}/twilio/status"
-
     def close(self) -> None:
         close = getattr(self.transport, "close", None)
         if callable(close):

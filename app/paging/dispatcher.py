@@ -127,13 +127,16 @@ def _no_longer_owed(session: Session, row: Outbound, audiences: dict[int, Audien
     return None
 
 
-def send(transport: Transport, claim: Claim, status_callback: str) -> Sent | SendError:
+def send(transport: Transport, claim: Claim, public_url: str) -> Sent | SendError:
+    """Hand one message or call to the transport; its status callbacks come to
+    /twilio/status, and a call fetches its TwiML from this service too."""
+    status_callback = public_url + STATUS_PATH
     try:
         if claim.kind == CALL_PAGE:
             return transport.place_call(
                 to=claim.to_phone,
                 from_=claim.from_phone,
-                url=page_url(public_base(status_callback), claim.id),
+                url=page_url(public_url, claim.id),
                 status_callback=status_callback,
             )
         return transport.send_sms(
@@ -147,14 +150,6 @@ def send(transport: Transport, claim: Claim, status_callback: str) -> Sent | Sen
     except Exception as error:  # a bug or an unexpected answer: retry, never lose the page
         log.exception("unexpected error sending outbound %s", claim.id)
         return SendError(type(error).__name__, retryable=True)
-
-
-def public_base(status_callback: str) -> str:
-    """The public URL the status callback was built on: a call's TwiML lives there too."""
-    base = status_callback.removesuffix(STATUS_PATH)
-    if base == status_callback:
-        raise ValueError(f"status callback URL does not end in {STATUS_PATH}")
-    return base
 
 
 def finish(
@@ -224,7 +219,7 @@ def _recipient(session: Session, row: Outbound) -> str:
 def dispatch_due(
     sessions: sessionmaker[Session],
     transport: Transport,
-    status_callback: str,
+    public_url: str,
     clock: Callable[[], datetime],
     pool: ThreadPoolExecutor | None = None,
     lease: timedelta = LEASE,
@@ -253,7 +248,7 @@ def dispatch_due(
                 held_since = clock()
                 lost |= {r.id for r in queue[i:]} - renew(sessions, queue[i:], held_since, lease)
             if c.id not in lost:  # else another worker took it over: it sends it
-                finish(sessions, c, send(transport, c, status_callback), clock())
+                finish(sessions, c, send(transport, c, public_url), clock())
 
     queues = list(by_recipient.values())
     if pool is None or len(queues) == 1:

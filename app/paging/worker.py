@@ -48,7 +48,7 @@ class Worker:
         while engine.run_due(s.sessions, s.clock()):
             pass
         while dispatcher.dispatch_due(
-            s.sessions, s.transport, s.status_callback_url(), s.clock, self.pool, self.lease
+            s.sessions, s.transport, s.settings.public_url, s.clock, self.pool, self.lease
         ):
             pass
 
@@ -62,13 +62,21 @@ class Worker:
 
     def run(self) -> None:
         wakeup = self.services.wakeup
+        failing = False
         while not self.stopping.is_set():
             wakeup.clear()
             try:
                 self.run_once()
                 delay = self.seconds_to_next()
+                if failing:
+                    log.warning("worker rounds succeed again")
+                failing = False
             except Exception:
-                log.exception("worker round failed; trying again shortly")
+                # Once per run of failures (a database outage fails every round): the log
+                # says when it started and when it ended, not every second in between.
+                if not failing:
+                    log.exception("worker round failed; retrying every second")
+                failing = True
                 delay = 1.0
             wakeup.wait(delay)
 
