@@ -87,6 +87,8 @@ def _new_chain(_mapper: Mapper[Case], _connection: Connection, case: Case) -> No
 
 
 @sa_event.listens_for(Session, "after_transaction_end")
-def _forget_heads(session: Session, _transaction: SessionTransaction) -> None:
-    """A cached head is only true inside the transaction (or savepoint) that read it."""
-    session.info.pop(HEADS, None)
+def _forget_heads(session: Session, transaction: SessionTransaction) -> None:
+    """A cached head is only true inside the transaction (or savepoint) that read it. A
+    flush runs in an inner transaction of its own, whose end changes nothing of that."""
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(HEADS, None)
