@@ -18,7 +18,9 @@ from urllib.parse import parse_qs
 import httpx
 import respx
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from app.audit.models import Event
 from app.db import transaction
 from app.main import create_app
 from app.paging.worker import Worker
@@ -258,3 +260,17 @@ def twiml_text(xml: str) -> str:
 
 def recipients(sent: list[Sms]) -> set[str]:
     return {m.to for m in sent}
+
+
+def count(hl: Hotline, model: type) -> int:
+    """How many rows a table holds."""
+    with hl.services.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def case_events(hl: Hotline, case_id: int = 1) -> list[Event]:
+    """A case's log, oldest first."""
+    with hl.services.sessions() as session:
+        return list(
+            session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.models import Event
 from app.cases.models import Case, Message
@@ -20,20 +20,14 @@ from tests.harness import (
     REPORTER,
     REPORTER_2,
     Hotline,
+    case_events,
+    count,
     recipients,
 )
 
 
 def events(hl: Hotline, case_id: int = 1) -> list[str]:
-    with hl.services.sessions() as session:
-        return list(
-            session.scalars(select(Event.type).where(Event.case_id == case_id).order_by(Event.id))
-        )
-
-
-def count(hl: Hotline, model: type) -> int:
-    with hl.services.sessions() as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
+    return [e.type for e in case_events(hl, case_id)]
 
 
 def test_report_pages_the_on_call_lead_who_acknowledges(hl: Hotline) -> None:

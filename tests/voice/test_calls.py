@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.models import Event
 from app.cases.models import Case, Exclusion, Message
@@ -26,6 +26,8 @@ from tests.harness import (
     REPORTER,
     REPORTER_2,
     Hotline,
+    case_events,
+    count,
     recipients,
 )
 from tests.voice.phone import Answer, Call, sid
@@ -34,10 +36,7 @@ VOICE = f"{PUBLIC_URL}/twilio/voice"
 
 
 def events(hl: Hotline, case_id: int = 1) -> list[Event]:
-    with hl.services.sessions() as session:
-        return list(
-            session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id))
-        )
+    return case_events(hl, case_id)
 
 
 def types(hl: Hotline, case_id: int = 1) -> list[str]:
@@ -60,11 +59,6 @@ def messages(hl: Hotline, n: int = 1) -> list[str]:
         return list(
             session.scalars(select(Message.body).where(Message.case_id == n).order_by(Message.id))
         )
-
-
-def count(hl: Hotline, model: type) -> int:
-    with hl.services.sessions() as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def ring_leads(hl: Hotline, caller: str = REPORTER) -> tuple[Call, Answer]:
