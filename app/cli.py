@@ -1,4 +1,5 @@
-"""The `hotline` command: serve, worker, migrate, roster load, token create, simulate."""
+"""The `hotline` command. Its help lists every command: keep HELP in step with them
+(tests/test_cli.py checks)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,85 @@ import signal
 import threading
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
+from typer.core import TyperCommand
 
 from app.db import is_sqlite, utcnow
 from app.settings import Settings, get_settings
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-roster_cli = typer.Typer(no_args_is_help=True, help="The roster of hotlines and responders.")
-token_cli = typer.Typer(no_args_is_help=True, help="API tokens for the HTTP API.")
-simulate_cli = typer.Typer(no_args_is_help=True, help="Send signed webhooks, as Twilio would.")
-audit_cli = typer.Typer(no_args_is_help=True, help="The escalation log.")
-spool_cli = typer.Typer(
-    no_args_is_help=True, help="Webhooks kept while the database was unreachable."
-)
+HELP = """SMS and phone escalation for code-of-conduct incident response.
+
+\b
+Commands (`hotline COMMAND --help` tells more):
+  serve [--host HOST] [--port PORT]     the web service (and the worker, unless
+                                        HOTLINE_WORKER=off)
+  worker [--health]                     the escalation engine and sender, on its own;
+                                        --health checks a running one
+  migrate                               bring the database to the newest schema
+  roster load FILE                      load hotlines, responders, shifts, escalation
+  token create --role ROLE [--responder PHONE] [--name TEXT]
+                                        print a new API token once
+  token list                            every API token (never the token itself)
+  token revoke ID                       a token stops working at once
+  audit verify [--case N]               check the case log's hash chains
+  spool status                          webhooks kept during a database outage
+  spool replay [--failed]               replay them now
+  simulate sms --from PHONE --to PHONE BODY
+                                        send a signed inbound-SMS webhook
+  simulate call --from PHONE --to PHONE [--press DIGITS]
+                                        send a signed inbound-call webhook
+
+Configuration comes from HOTLINE_* and TWILIO_* variables and ./.env (see the README).
+"""
+
+
+class PlainCommand(TyperCommand):
+    """A command's help with its arguments named as in the top-level help (`FILE`), not as
+    typer shows them (`{FILE}`, `FILE <path>`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar or "[OPTIONS]"]
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or (param.name or "").upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                args.append((param.metavar or (param.name or "").upper(), param.help or ""))
+            else:
+                record = param.get_help_record(ctx)
+                if record is not None:
+                    opts.append(record)
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class Group(typer.Typer):
+    """Plain help (no rich boxes, no <str>/<bool> placeholders): every value is named."""
+
+    def __init__(self, help: str, **kwargs: object) -> None:
+        super().__init__(no_args_is_help=True, rich_markup_mode=None, help=help, **kwargs)  # type: ignore[arg-type]
+
+    def command(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def,override]
+        kwargs.setdefault("cls", PlainCommand)
+        return super().command(*args, **kwargs)  # type: ignore[arg-type]
+
+
+cli = Group(HELP, add_completion=False)
+roster_cli = Group("The roster of hotlines and responders.")
+token_cli = Group("API tokens for the HTTP API.")
+simulate_cli = Group("Send signed webhooks, as Twilio would.")
+audit_cli = Group("The case log's hash chains.")
+spool_cli = Group("Webhooks kept while the database was unreachable.")
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")
@@ -34,10 +98,29 @@ DOTENV = Path(".env")
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from app import logs
+
+    logs.configure(settings.log_level, settings.log_format)
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"hotline {version('hotline')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def _settings_with_demo_token() -> Settings:
@@ -57,8 +140,10 @@ def _settings_with_demo_token() -> Settings:
 
 @cli.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the web service (and the embedded worker unless HOTLINE_WORKER=off)."""
     import uvicorn
@@ -70,19 +155,44 @@ def serve(
     _logging(settings)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded default sets itself up
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's loggers go through ours (app.logs), so the access log
+    # drops query strings and follows HOTLINE_LOG_FORMAT.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health",
+            help="Check the running worker instead (its heartbeat, HOTLINE_WORKER_HEARTBEAT): "
+            "exit 0 when its loop turns and its last round succeeded, else 1.",
+        ),
+    ] = False,
+) -> None:
     """Run the escalation engine and outbound dispatcher as a process of its own."""
     from app.paging.worker import Worker
-    from app.services import build
+    from app.paging.worker import health as worker_health
 
     settings = get_settings()
+    heartbeat = Path(settings.worker_heartbeat)
+    if health:
+        ok, why = worker_health(heartbeat)
+        typer.echo(why, err=not ok)
+        raise typer.Exit(0 if ok else 1)
+
+    from app.services import build
+
     _logging(settings)
     services = build(settings)
-    runner = Worker(services, embedded=False)
+    runner = Worker(services, embedded=False, heartbeat=heartbeat)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -105,7 +215,7 @@ def migrate() -> None:
 
 @roster_cli.command("load")
 def roster_load(
-    file: Annotated[Path, typer.Argument(help="Roster YAML file.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Roster YAML file.")],
 ) -> None:
     """Create or update hotlines, responders, shifts and escalation policy from YAML."""
     from app.db import make_engine, make_sessionmaker
@@ -126,11 +236,16 @@ def roster_load(
 
 @token_cli.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, chair or responder.")],
+    role: Annotated[str, typer.Option(metavar="ROLE", help="admin, chair or responder.")],
     responder: Annotated[
-        str | None, typer.Option(help="Bind to this responder's phone (their conflicts apply).")
+        str | None,
+        typer.Option(
+            metavar="PHONE", help="Bind to this responder's phone (their conflicts apply)."
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Who or what the token is for.")] = None,
+    name: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Who or what the token is for.")
+    ] = None,
 ) -> None:
     """Print a new API token once; only its hash is stored."""
     from app.auth.tokens import TokenError, create_token
@@ -173,7 +288,7 @@ def token_list() -> None:
 
 @token_cli.command("revoke")
 def token_revoke(
-    token_id: Annotated[int, typer.Argument(help="The token's id (token list).")],
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (token list).")],
 ) -> None:
     """Revoke a token: it stops working at once."""
     from app.auth.tokens import TokenError, revoke_token
@@ -192,7 +307,7 @@ def token_revoke(
 
 @audit_cli.command("verify")
 def audit_verify(
-    case: Annotated[int | None, typer.Option(help="Only this case's log.")] = None,
+    case: Annotated[int | None, typer.Option(metavar="N", help="Only this case's log.")] = None,
 ) -> None:
     """Check the log's hash chains; print the first broken link of each broken chain.
 
@@ -269,11 +384,12 @@ def spool_replay(
 
 @simulate_cli.command("sms")
 def simulate_sms(
-    body: Annotated[str, typer.Argument(help="The text message.")],
-    sender: Annotated[str, typer.Option("--from", help="Sender's phone, E.164.")],
-    to: Annotated[str, typer.Option("--to", help="The hotline number, E.164.")],
+    body: Annotated[str, typer.Argument(metavar="BODY", help="The text message.")],
+    sender: Annotated[str, typer.Option("--from", metavar="PHONE", help="Sender's phone, E.164.")],
+    to: Annotated[str, typer.Option("--to", metavar="PHONE", help="The hotline number, E.164.")],
     url: Annotated[
-        str | None, typer.Option(help="Service base URL (default HOTLINE_PUBLIC_URL).")
+        str | None,
+        typer.Option(metavar="URL", help="Service base URL (default HOTLINE_PUBLIC_URL)."),
     ] = None,
 ) -> None:
     """Send a correctly signed inbound-SMS webhook to a running service; print the answer."""
@@ -289,13 +405,17 @@ def simulate_sms(
 
 @simulate_cli.command("call")
 def simulate_call(
-    sender: Annotated[str, typer.Option("--from", help="Caller's phone, E.164.")],
-    to: Annotated[str, typer.Option("--to", help="The hotline number, E.164.")],
+    sender: Annotated[str, typer.Option("--from", metavar="PHONE", help="Caller's phone, E.164.")],
+    to: Annotated[str, typer.Option("--to", metavar="PHONE", help="The hotline number, E.164.")],
     press: Annotated[
-        str | None, typer.Option(help="Keys the caller presses at the greeting (2: lead involved).")
+        str | None,
+        typer.Option(
+            metavar="DIGITS", help="Keys the caller presses at the greeting (2: lead involved)."
+        ),
     ] = None,
     url: Annotated[
-        str | None, typer.Option(help="Service base URL (default HOTLINE_PUBLIC_URL).")
+        str | None,
+        typer.Option(metavar="URL", help="Service base URL (default HOTLINE_PUBLIC_URL)."),
     ] = None,
 ) -> None:
     """Send a correctly signed inbound-call webhook; print the TwiML answer, and with

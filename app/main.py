@@ -9,10 +9,11 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from app import health
+from app import health, observe  # noqa: F401  (observe: committed events are logged, counted)
 from app.audit import views as audit_views
 from app.cases import views as case_views
 from app.db import utcnow
+from app.metrics import WebhookCounter
 from app.paging.worker import Worker
 from app.roster.load import load_roster_file
 from app.services import build
@@ -69,6 +70,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.add_middleware(WebhookCounter)
     for error in outage.OUTAGE_ERRORS:
         app.add_exception_handler(error, outage.database_unreachable)
     app.include_router(sms_webhook.router)

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
         "embedded", validation_alias=AliasChoices("HOTLINE_WORKER")
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("HOTLINE_LOG_LEVEL"))
+    # `json`: one JSON object a line (app.logs), for a log collector; `text` for people.
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=AliasChoices("HOTLINE_LOG_FORMAT")
+    )
+    # A separate `hotline worker` touches this file every round; `hotline worker --health`
+    # (the container's health check) reads it.
+    worker_heartbeat: str = Field(
+        "./var/worker.heartbeat", validation_alias=AliasChoices("HOTLINE_WORKER_HEARTBEAT")
+    )
     # Where webhooks are kept while the database is unreachable, until they are replayed
     # (app.telephony.spool). A local disk; one directory per web process is simplest.
     spool_dir: str = Field("./var/spool", validation_alias=AliasChoices("HOTLINE_SPOOL_DIR"))

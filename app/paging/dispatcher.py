@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit.log import SYSTEM, record
 from app.cases.models import Case
 from app.db import is_sqlite
+from app.observe import first_page_sent
 from app.paging.engine import Audience, audience
 from app.paging.models import Outbound
 from app.paging.outbox import (
@@ -179,6 +180,7 @@ def finish(
                 sid=outcome.sid,
                 **detail,
             )
+            first_page_sent(session, row, now)
             return
         detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
         row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason

@@ -13,6 +13,7 @@ from app import wording
 from app.audit.log import SYSTEM, record
 from app.cases.models import Case, Exclusion, Message
 from app.db import is_sqlite
+from app.observe import step_ran
 from app.paging import escalation
 from app.paging.eligibility import Person, Span, eligible, may_hear
 from app.paging.models import Outbound
@@ -119,6 +120,7 @@ def advance(session: Session, case: Case, now: datetime) -> None:
     """Run the step of the case's policy that is due, if any."""
     if case.status != "open" or case.next_due_at is None or case.next_due_at > now:
         return
+    step_ran(session, due=case.next_due_at, now=now)
     policy = case.policy
     if case.next_step >= escalation.step_count(policy):
         case.next_due_at = None

@@ -7,14 +7,19 @@ within moments without polling the database in a tight loop.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.db import is_sqlite
 from app.paging import dispatcher, engine
 from app.services import Services
@@ -24,6 +29,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "hotline_work"
 IDLE_WITH_NOTIFY = 30.0  # seconds; only a safety net when wake-ups are announced
 IDLE_WITHOUT_NOTIFY = 1.0  # a separate worker on SQLite hears no announcements
+# A heartbeat older than this means the loop is stuck or gone: three idle waits.
+HEARTBEAT_MAX_AGE = 3 * IDLE_WITH_NOTIFY
 
 
 def announce_work(session: Session) -> None:
@@ -33,8 +40,11 @@ def announce_work(session: Session) -> None:
 
 
 class Worker:
-    def __init__(self, services: Services, *, embedded: bool) -> None:
+    def __init__(
+        self, services: Services, *, embedded: bool, heartbeat: Path | None = None
+    ) -> None:
         self.services = services
+        self.heartbeat = heartbeat
         self.stopping = threading.Event()
         self.postgres = not is_sqlite(services.settings.database_url)
         self.idle = IDLE_WITH_NOTIFY if (embedded or self.postgres) else IDLE_WITHOUT_NOTIFY
@@ -68,17 +78,34 @@ class Worker:
             try:
                 self.run_once()
                 delay = self.seconds_to_next()
+                metrics.WORKER_ROUNDS.inc()
                 if failing:
                     log.warning("worker rounds succeed again")
                 failing = False
             except Exception:
+                metrics.WORKER_ROUNDS.inc()
+                metrics.WORKER_FAILURES.inc()
                 # Once per run of failures (a database outage fails every round): the log
                 # says when it started and when it ended, not every second in between.
                 if not failing:
                     log.exception("worker round failed; retrying every second")
                 failing = True
                 delay = 1.0
+            self.beat(failing)
             wakeup.wait(delay)
+
+    def beat(self, failing: bool) -> None:
+        """Tell `hotline worker --health` that the loop turns, and whether its last round
+        failed. Written whole (rename), so a reader never sees half a file."""
+        if self.heartbeat is None:
+            return
+        try:
+            self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            part = self.heartbeat.with_name(self.heartbeat.name + ".part")
+            part.write_text(json.dumps({"at": time.time(), "pid": os.getpid(), "ok": not failing}))
+            part.replace(self.heartbeat)
+        except OSError:
+            log.warning("could not write the heartbeat %s", self.heartbeat, exc_info=True)
 
     def listen(self) -> None:
         """Turn PostgreSQL notifications into wake-ups, reconnecting when the link drops."""
@@ -111,3 +138,20 @@ class Worker:
         for thread in self.threads:
             thread.join(timeout=10)
         self.pool.shutdown(wait=True)
+
+
+def health(heartbeat: Path, now: float | None = None) -> tuple[bool, str]:
+    """Whether a separate worker's loop is turning and its last round succeeded, read from
+    its heartbeat file; with a sentence saying why (for `hotline worker --health`)."""
+    try:
+        beat = json.loads(heartbeat.read_text())
+        at, ok = float(beat["at"]), bool(beat["ok"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False, f"no readable heartbeat at {heartbeat}"
+    age = (time.time() if now is None else now) - at
+    since = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+    if age > HEARTBEAT_MAX_AGE:
+        return False, f"stuck: last heartbeat {age:.0f} s ago ({since})"
+    if not ok:
+        return False, f"failing: the last round ({since}) failed; see the worker's log"
+    return True, f"ok: last round {age:.0f} s ago"

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
 from app import wording
+from app.metrics import OUTCOME
 from app.roster.cache import Contact, contact_of, remember_all
 from app.services import Services, from_request
 from app.sms import grammar
@@ -148,6 +149,7 @@ async def answer_without_database(request: Request) -> Response:
     kept = True
     if route.replay is not None:
         kept = await run_in_threadpool(keep, from_request(request), webhook)
+    request.scope[OUTCOME] = ("spooled" if kept else "lost") if route.replay else "outage"
     return twiml(route.answer(webhook.params, kept))
 
 

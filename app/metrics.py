@@ -1,0 +1,261 @@
+"""Prometheus metrics: what an operator watches to see that pages go out and escalations
+run on time (docs/adr/0006-metrics-and-logs.md).
+
+Two kinds, by where the truth lives:
+- Things that happen (webhooks answered, pages sent, worker rounds, the two histograms) are
+  counted in the process where they happen. With PROMETHEUS_MULTIPROC_DIR set (several web
+  and worker processes), each process writes its counts to files there and any process's
+  /metrics adds them all up.
+- Things that are (open and unroutable cases, the outbox, the spool) are read when /metrics
+  is scraped: from the database, which every process shares, and from this process's spool.
+
+Labels are vocabularies only (a route's path template, an outcome, a channel, an event
+type): never a phone number, a case number or any text.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import func, select
+
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def _process_identifier() -> str:
+    """Host and pid: two containers sharing the metrics directory both run as pid 1, and
+    two processes writing one file would corrupt it."""
+    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+
+
+if MULTIPROC_DIR:
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
+    values.ValueClass = values.MultiProcessValue(_process_identifier)
+
+#: This process's own metrics (not prometheus_client's global registry: tests build many apps).
+PROCESS = CollectorRegistry()
+
+WEBHOOKS = Counter(
+    "hotline_webhooks",
+    "Twilio webhooks answered, by route and outcome "
+    "(answered, spooled, lost, outage, refused, rejected, unavailable, error).",
+    ["path", "outcome"],
+    registry=PROCESS,
+)
+CASE_EVENTS = Counter(
+    "hotline_case_events",
+    "Events written to the case log, by type (counted when their transaction commits).",
+    ["event"],
+    registry=PROCESS,
+)
+CASES_OPENED = Counter(
+    "hotline_cases_opened", "Cases opened, by channel (sms, voice).", ["channel"], registry=PROCESS
+)
+PAGES = Counter(
+    "hotline_pages",
+    "Pages to responders by channel (sms, voice) and outcome: sent (accepted by Twilio), "
+    "delivered (SMS delivered, call answered), failed (for good), retried.",
+    ["channel", "outcome"],
+    registry=PROCESS,
+)
+FIRST_PAGE = Histogram(
+    "hotline_first_page_seconds",
+    "From a case opening to its first page accepted by Twilio.",
+    buckets=(0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600),
+    registry=PROCESS,
+)
+ESCALATION_LATENESS = Histogram(
+    "hotline_escalation_lateness_seconds",
+    "How long after its due time a step of an escalation policy ran (tier 1 included).",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+    registry=PROCESS,
+)
+WORKER_ROUNDS = Counter(
+    "hotline_worker_rounds", "Rounds of the escalation engine and dispatcher.", registry=PROCESS
+)
+WORKER_FAILURES = Counter(
+    "hotline_worker_round_failures",
+    "Worker rounds that failed (e.g. database unreachable).",
+    registry=PROCESS,
+)
+
+# --- counting what happens ---------------------------------------------------------------
+
+#: Case event type -> the page outcome it counts as.
+PAGE_OUTCOMES = {
+    "page_sent": "sent",
+    "page_delivered": "delivered",
+    "page_failed": "failed",
+    "page_retry": "retried",
+}
+
+
+def page_channel(detail: dict[str, Any]) -> str:
+    return "voice" if detail.get("kind") == "call_page" else "sms"
+
+
+def count_event(event: str, detail: dict[str, Any]) -> None:
+    """Count one committed case event (app.observe calls this)."""
+    CASE_EVENTS.labels(event).inc()
+    if event == "case_opened":
+        CASES_OPENED.labels("voice" if detail.get("channel") == "voice" else "sms").inc()
+    elif event in PAGE_OUTCOMES:
+        PAGES.labels(page_channel(detail), PAGE_OUTCOMES[event]).inc()
+    elif event == "call_status" and detail.get("status") == "completed":
+        PAGES.labels("voice", "delivered").inc()  # a call page that was answered
+
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+#: Scope key: how a webhook was answered without the database (app.telephony.outage):
+#: spooled, lost (the spool could not be written) or outage (a live call step, not kept).
+OUTCOME = "hotline.outcome"
+
+
+def webhook_outcome(status: int, outage: str | None) -> str:
+    if status == 403:
+        return "refused"  # no valid signature
+    if outage:
+        return outage
+    if status < 400:
+        return "answered"
+    if status == 503:
+        return "unavailable"
+    return "rejected" if status < 500 else "error"
+
+
+class WebhookCounter:
+    """ASGI middleware counting /twilio/... requests by route template and outcome: one
+    counter increment on the webhook's hot path, nothing else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/twilio/"):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unknown")
+            WEBHOOKS.labels(path, webhook_outcome(status, scope.get(OUTCOME))).inc()
+
+
+# --- reading what is, at scrape time -----------------------------------------------------
+
+
+class StateCollector:
+    """Gauges read when /metrics is scraped: cases, outbox, spool, database reachability."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        from app.cases.models import Case
+        from app.paging.models import Outbound
+        from app.paging.outbox import CLAIMED, PENDING
+        from app.telephony.outage import OUTAGE_ERRORS
+
+        svc = self.services
+        spool = GaugeMetricFamily(
+            "hotline_spool_depth",
+            "Webhooks kept in this process's spool during a database outage, not yet replayed.",
+        )
+        spool.add_metric([], svc.spool.depth())
+        yield spool
+        failed = GaugeMetricFamily(
+            "hotline_spool_failed", "Spooled webhooks set aside because their replay failed."
+        )
+        failed.add_metric([], svc.spool.failed())
+        yield failed
+        up = GaugeMetricFamily("hotline_database_up", "1 when the database answered this scrape.")
+        try:
+            with svc.sessions() as session:
+                by_status = dict(
+                    session.execute(
+                        select(Case.status, func.count())
+                        .where(Case.status.in_(("open", "acknowledged")))
+                        .group_by(Case.status)
+                    ).all()
+                )
+                unroutable = session.scalar(
+                    select(func.count()).where(
+                        Case.status.in_(("open", "acknowledged")), Case.unroutable.is_(True)
+                    )
+                )
+                outbox = session.scalar(
+                    select(func.count()).where(Outbound.status.in_((PENDING, CLAIMED)))
+                )
+        except OUTAGE_ERRORS:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        cases = GaugeMetricFamily(
+            "hotline_cases", "Cases not yet resolved, by status.", labels=["status"]
+        )
+        for status in ("open", "acknowledged"):
+            cases.add_metric([status], by_status.get(status, 0))
+        yield cases
+        stuck = GaugeMetricFamily(
+            "hotline_cases_unroutable",
+            "Unresolved cases with nobody left to page (they need a person now).",
+        )
+        stuck.add_metric([], unroutable or 0)
+        yield stuck
+        pending = GaugeMetricFamily(
+            "hotline_outbox_pending", "Messages and calls owed and not yet handed to Twilio."
+        )
+        pending.add_metric([], outbox or 0)
+        yield pending
+
+
+class _Registry:
+    """Forwards to a registry's collect(), so PROCESS can join a per-scrape registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return self.registry.collect()
+
+
+def exposition(services: Any) -> tuple[bytes, str]:
+    """The text Prometheus scrapes, and its content type."""
+    registry = CollectorRegistry()
+    if MULTIPROC_DIR:
+        MultiProcessCollector(registry, path=MULTIPROC_DIR)
+    else:
+        registry.register(_Registry(PROCESS))
+    registry.register(StateCollector(services))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

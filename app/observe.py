@@ -1,0 +1,110 @@
+"""Every committed case event becomes a log line and a metric, and nothing else does.
+
+The case log (app.audit.log.record) already sees every step of every case, in the
+transaction that makes it. Its events are collected as they are flushed and announced once
+that transaction commits, so a rolled-back step is neither logged nor counted, and no domain
+module needs a log or metric call of its own. `after_commit` runs anything else (a histogram
+observation) at the same moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
+
+from app import logs, metrics
+from app.audit.models import Event
+from app.cases.models import Case
+from app.paging.models import Outbound
+from app.paging.outbox import PAGE_KINDS
+
+log = logging.getLogger(__name__)
+
+SEEN = "observe_events"  # session.info key: (case, type, detail) of events flushed, uncommitted
+CALLBACKS = "observe_after_commit"  # session.info key: what runs once the transaction commits
+
+# The steps an operator follows at INFO; trouble at WARNING; every other event at DEBUG.
+LEVELS = {
+    "case_opened": logging.INFO,
+    "paging": logging.INFO,
+    "page_sent": logging.INFO,
+    "acknowledged": logging.INFO,
+    "escalated": logging.INFO,
+    "emergency_paging": logging.INFO,
+    "excluded": logging.INFO,
+    "resolved": logging.INFO,
+    "escalation_ended": logging.INFO,
+    "page_failed": logging.WARNING,
+    "page_retry": logging.WARNING,
+    "message_failed": logging.WARNING,
+    "unroutable": logging.WARNING,
+    "responder_unreachable_by_sms": logging.WARNING,
+}
+
+
+def after_commit(session: Session, fn: Callable[..., object], *args: Any) -> None:
+    """Run `fn(*args)` once the session's transaction commits; never if it rolls back."""
+    session.info.setdefault(CALLBACKS, []).append(partial(fn, *args))
+
+
+def step_ran(session: Session, *, due: datetime, now: datetime) -> None:
+    """A due step of an escalation policy ran `now`: how late (the engine's lag)."""
+    after_commit(session, metrics.ESCALATION_LATENESS.observe, (now - due).total_seconds())
+
+
+def first_page_sent(session: Session, row: Outbound, now: datetime) -> None:
+    """Observe the time from report to first page when `row` (just accepted by Twilio) is
+    its case's first page sent.
+
+    Called after the page's event is recorded: on PostgreSQL that locked the case row
+    (app.audit.log), so two workers sending a case's pages at once cannot both be first.
+    """
+    case_id = row.case_id
+    if case_id is None or row.kind not in PAGE_KINDS:
+        return
+    sent = session.scalar(
+        select(func.count()).where(
+            Outbound.case_id == case_id,
+            Outbound.kind.in_(PAGE_KINDS),
+            Outbound.sent_at.is_not(None),
+        )
+    )
+    if sent == 1:
+        opened = session.get_one(Case, case_id).opened_at
+        after_commit(session, metrics.FIRST_PAGE.observe, (now - opened).total_seconds())
+
+
+@sa_event.listens_for(Event, "after_insert")
+def _flushed(_mapper: Mapper[Event], _connection: Connection, event: Event) -> None:
+    session = object_session(event)
+    if session is not None:
+        session.info.setdefault(SEEN, []).append((event.case_id, event.type, event.detail or {}))
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    seen = session.info.pop(SEEN, [])
+    callbacks = session.info.pop(CALLBACKS, [])
+    try:
+        for case_id, type_, detail in seen:
+            metrics.count_event(type_, detail)
+            logs.case_event(case_id, type_, detail, LEVELS.get(type_, logging.DEBUG))
+        for callback in callbacks:
+            callback()
+    except Exception:  # the transaction is committed: a metric must not fail the request
+        log.exception("could not log or count committed events")
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing announces nothing."""
+    if transaction.parent is None:
+        session.info.pop(SEEN, None)
+        session.info.pop(CALLBACKS, None)
