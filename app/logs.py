@@ -43,7 +43,13 @@ EVENT_FIELDS = (
 _WORD = re.compile(r"[a-z][a-z0-9_-]{0,39}|[0-9]{1,6}")
 
 # Attributes every LogRecord has; anything else on a record was passed with `extra=`.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# (uvicorn adds `color_message`, the message with terminal colours.)
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -91,6 +97,8 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # httpx logs every request at INFO; the case events already say what was sent.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     access = logging.getLogger(ACCESS_LOGGER)
     if not any(isinstance(f, AccessLogWithoutQuery) for f in access.filters):
         access.addFilter(AccessLogWithoutQuery())

@@ -25,6 +25,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     values,
 )
@@ -41,6 +42,7 @@ def _process_identifier() -> str:
     return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
 
 
+disable_created_metrics()  # *_created samples: noise here, and absent in multiprocess mode
 if MULTIPROC_DIR:
     os.makedirs(MULTIPROC_DIR, exist_ok=True)
     values.ValueClass = values.MultiProcessValue(_process_identifier)

@@ -95,6 +95,8 @@ def _committed(session: Session) -> None:
     try:
         for case_id, type_, detail in seen:
             metrics.count_event(type_, detail)
+            if type_ in metrics.PAGE_OUTCOMES:
+                detail = {**detail, "channel": metrics.page_channel(detail)}
             logs.case_event(case_id, type_, detail, LEVELS.get(type_, logging.DEBUG))
         for callback in callbacks:
             callback()
