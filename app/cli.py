@@ -178,16 +178,16 @@ def worker(
     ] = False,
 ) -> None:
     """Run the escalation engine and outbound dispatcher as a process of its own."""
-    from app.paging.worker import Worker
-    from app.paging.worker import health as worker_health
+    from app import heartbeat as beat
 
     settings = get_settings()
     heartbeat = Path(settings.worker_heartbeat)
     if health:
-        ok, why = worker_health(heartbeat)
+        ok, why = beat.health(heartbeat)
         typer.echo(why, err=not ok)
         raise typer.Exit(0 if ok else 1)
 
+    from app.paging.worker import Worker
     from app.services import build
 
     _logging(settings)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
@@ -70,6 +72,16 @@ class Settings(BaseSettings):
         return self
 
 
+#: Docker secrets: a file named after a variable (e.g. /run/secrets/TWILIO_AUTH_TOKEN) sets it
+#: when neither the environment nor ./.env does. HOTLINE_SECRETS_DIR names another directory.
+SECRETS_DIR = "/run/secrets"
+
+
+def secrets_dir() -> str | None:
+    path = os.environ.get("HOTLINE_SECRETS_DIR") or SECRETS_DIR
+    return path if Path(path).is_dir() else None
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(_secrets_dir=secrets_dir())  # type: ignore[call-arg]

@@ -7,19 +7,16 @@ within moments without polling the database in a tight loop.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app import metrics
+from app import heartbeat, metrics
 from app.db import is_sqlite
 from app.paging import dispatcher, engine
 from app.services import Services
@@ -29,8 +26,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "hotline_work"
 IDLE_WITH_NOTIFY = 30.0  # seconds; only a safety net when wake-ups are announced
 IDLE_WITHOUT_NOTIFY = 1.0  # a separate worker on SQLite hears no announcements
-# A heartbeat older than this means the loop is stuck or gone: three idle waits.
-HEARTBEAT_MAX_AGE = 3 * IDLE_WITH_NOTIFY
 
 
 def announce_work(session: Session) -> None:
@@ -95,17 +90,8 @@ class Worker:
             wakeup.wait(delay)
 
     def beat(self, failing: bool) -> None:
-        """Tell `hotline worker --health` that the loop turns, and whether its last round
-        failed. Written whole (rename), so a reader never sees half a file."""
-        if self.heartbeat is None:
-            return
-        try:
-            self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
-            part = self.heartbeat.with_name(self.heartbeat.name + ".part")
-            part.write_text(json.dumps({"at": time.time(), "pid": os.getpid(), "ok": not failing}))
-            part.replace(self.heartbeat)
-        except OSError:
-            log.warning("could not write the heartbeat %s", self.heartbeat, exc_info=True)
+        if self.heartbeat is not None:
+            heartbeat.write(self.heartbeat, ok=not failing)
 
     def listen(self) -> None:
         """Turn PostgreSQL notifications into wake-ups, reconnecting when the link drops."""
@@ -138,20 +124,3 @@ class Worker:
         for thread in self.threads:
             thread.join(timeout=10)
         self.pool.shutdown(wait=True)
-
-
-def health(heartbeat: Path, now: float | None = None) -> tuple[bool, str]:
-    """Whether a separate worker's loop is turning and its last round succeeded, read from
-    its heartbeat file; with a sentence saying why (for `hotline worker --health`)."""
-    try:
-        beat = json.loads(heartbeat.read_text())
-        at, ok = float(beat["at"]), bool(beat["ok"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False, f"no readable heartbeat at {heartbeat}"
-    age = (time.time() if now is None else now) - at
-    since = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
-    if age > HEARTBEAT_MAX_AGE:
-        return False, f"stuck: last heartbeat {age:.0f} s ago ({since})"
-    if not ok:
-        return False, f"failing: the last round ({since}) failed; see the worker's log"
-    return True, f"ok: last round {age:.0f} s ago"
