@@ -292,3 +292,23 @@ def test_version() -> None:
 
 def test_check_jsonschema_is_installed_with_the_test_tools() -> None:
     assert shutil.which("check-jsonschema", path=str(BIN))
+
+
+def test_settings_read_docker_secrets_named_after_the_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.settings import get_settings
+
+    (tmp_path / "TWILIO_AUTH_TOKEN").write_text("from-a-secret\n")
+    (tmp_path / "HOTLINE_DATABASE_URL").write_text("postgresql+psycopg://hotline:pw@db/hotline")
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("HOTLINE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HOTLINE_SECRETS_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no ./.env
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert settings.twilio_auth_token == "from-a-secret"
+    assert settings.database_url == "postgresql+psycopg://hotline:pw@db/hotline"
