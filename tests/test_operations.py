@@ -84,8 +84,10 @@ def test_the_spool_is_a_volume_and_the_roster_comes_from_the_host() -> None:
     web = spec["services"]["web"]
     assert "spool:/var/lib/hotline/spool" in web["volumes"]
     assert "spool" in spec["volumes"]
-    roster = next(v for v in web["volumes"] if v.endswith(":/etc/hotline/roster.yaml:ro"))
-    assert roster.startswith("${HOTLINE_ROSTER_FILE:-./")
+    (roster,) = [v for v in web["volumes"] if isinstance(v, dict)]
+    assert roster["source"].startswith("${HOTLINE_ROSTER_FILE:-./")
+    assert roster["target"] == "/etc/hotline/roster.yaml" and roster["read_only"]
+    assert roster["bind"]["create_host_path"] is False
     assert web["environment"]["HOTLINE_ROSTER"] == "/etc/hotline/roster.yaml"
 
 

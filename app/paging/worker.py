@@ -70,15 +70,14 @@ class Worker:
         failing = False
         while not self.stopping.is_set():
             wakeup.clear()
+            metrics.WORKER_ROUNDS.inc()
             try:
                 self.run_once()
                 delay = self.seconds_to_next()
-                metrics.WORKER_ROUNDS.inc()
                 if failing:
                     log.warning("worker rounds succeed again")
                 failing = False
             except Exception:
-                metrics.WORKER_ROUNDS.inc()
                 metrics.WORKER_FAILURES.inc()
                 # Once per run of failures (a database outage fails every round): the log
                 # says when it started and when it ended, not every second in between.
