@@ -64,6 +64,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=8,
+            hide_parameters=True,  # a logged database error never quotes a number or a text
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         _serialize_sqlite_transactions(engine)
@@ -75,6 +76,7 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args=_fail_fast(url),
+        hide_parameters=True,
     )
 
 

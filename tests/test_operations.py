@@ -314,3 +314,20 @@ def test_settings_read_docker_secrets_named_after_the_variables(
         get_settings.cache_clear()
     assert settings.twilio_auth_token == "from-a-secret"
     assert settings.database_url == "postgresql+psycopg://hotline:pw@db/hotline"
+
+
+def test_a_database_error_in_a_log_quotes_no_number_or_text(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from app.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (phone TEXT UNIQUE)"))
+            conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": "+15555550150"})
+        with pytest.raises(Exception) as raised, engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": "+15555550150"})
+    finally:
+        engine.dispose()
+    assert "UNIQUE" in str(raised.value) and "555" not in str(raised.value)
