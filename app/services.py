@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_sessionmaker, utcnow
+from app.privacy import keys
 from app.settings import Settings
 from app.telephony.console import ConsoleTransport
 from app.telephony.spool import Spool
@@ -56,6 +57,10 @@ def build(
     transport: Transport | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Services:
+    try:
+        keys.ensure(settings)  # refuses encrypted data without its key (app.privacy.keys)
+    except keys.KeysError as error:
+        raise SystemExit(str(error)) from None
     engine = make_engine(settings.database_url)
     return Services(
         settings=settings,

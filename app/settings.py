@@ -62,6 +62,18 @@ class Settings(BaseSettings):
         3, ge=1, validation_alias=AliasChoices("HOTLINE_MAX_NEW_CASES_PER_MINUTE")
     )
 
+    # Secrets kept outside the database (app.privacy.keys): the key(s) that encrypt what
+    # reports say, newest first, comma-separated; the key of the event log's hash chain; or a
+    # file holding both as KEY=value lines. `hotline serve` makes them on first start.
+    data_key: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_DATA_KEY"))
+    audit_key: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_AUDIT_KEY"))
+    key_file: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_KEY_FILE"))
+    # Contents of cases resolved longer ago than this are erased (app.privacy.retention);
+    # unset keeps them.
+    retention_days: float | None = Field(
+        None, gt=0, allow_inf_nan=False, validation_alias=AliasChoices("HOTLINE_RETENTION_DAYS")
+    )
+
     @model_validator(mode="after")
     def _default_transport(self) -> Settings:
         # The contract: twilio when an account SID is configured, else the offline console.

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests import TEST_KEYS
 from tests.harness import AUTH_TOKEN, PUBLIC_URL, REPORTER, ROSTER, send_sms
 
 HOTLINE_BIN = Path(sys.executable).parent / "hotline"
@@ -27,6 +28,7 @@ def test_a_separate_worker_wakes_on_notify_and_sends(pg_url: str, tmp_path: Path
         HOTLINE_DATABASE_URL=database_url,
         HOTLINE_TRANSPORT="console",
         PYTHONUNBUFFERED="1",
+        **TEST_KEYS,
     )
     log = tmp_path / "worker.out"
     worker = subprocess.Popen(

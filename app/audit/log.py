@@ -1,13 +1,16 @@
 """Writing the escalation log: every step of a case lands here, in the caller's transaction.
 
-Each event extends its case's hash chain (app.audit.chain). The webhook, the API and any
-number of workers append to the same case at once, so the chain's head is read only after
-the chain is locked for this transaction: the case row on PostgreSQL (FOR NO KEY UPDATE, so
-rows that merely refer to the case, which take KEY SHARE locks, never deadlock against it),
-a transaction-scoped advisory lock for the events without a case; SQLite has one writer at a
-time already. UNIQUE(case_id, seq) turns any fork that slipped past that into an error. The
-head is then kept in `session.info` until the transaction ends, so a webhook writing five
-events for one case reads it once, and a case opened by this transaction needs no read.
+Each event extends its case's hash chain (app.audit.chain), keyed with the audit key; what
+people wrote (a note's text, a record's changes) goes to the event's encrypted private part.
+
+The webhook, the API and any number of workers append to the same case at once, so the
+chain's head is read only after the chain is locked for this transaction: the case row on
+PostgreSQL (FOR NO KEY UPDATE, so rows that merely refer to the case, which take KEY SHARE
+locks, never deadlock against it), a transaction-scoped advisory lock for the events without
+a case; SQLite has one writer at a time already. UNIQUE(case_id, seq) turns any fork that
+slipped past that into an error. The head is then kept in `session.info` until the
+transaction ends, so a webhook writing five events for one case reads it once, and a case
+opened by this transaction needs no read.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 from app.audit import chain
 from app.audit.models import Event
 from app.cases.models import Case
+from app.privacy import keys
 
 SYSTEM = "system"
 REPORTER = "reporter"
@@ -44,7 +48,10 @@ def record(
     if case_id not in heads:
         heads[case_id] = _chain_head(session, case_id)
     seq, prev = heads[case_id]
-    digest = chain.link(prev, chain.canonical(case_id, at, type, actor, detail))
+    key = keys.active().chain_key
+    public, private = chain.split(detail)
+    sealed = chain.private_digest(key, private) if private is not None else None
+    digest = chain.keyed_link(key, prev, chain.canonical(case_id, at, type, actor, public, sealed))
     event = Event(
         case_id=case_id,
         seq=seq + 1,
@@ -52,7 +59,9 @@ def record(
         type=type,
         actor=actor,
         at=at,
-        detail=detail,
+        detail=public,
+        private=private,
+        private_digest=sealed,
     )
     session.add(event)
     heads[case_id] = (seq + 1, digest)

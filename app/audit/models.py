@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.privacy.types import EncryptedJSON
 
 
 class Event(Base):
@@ -42,3 +43,7 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What people wrote (app.audit.chain.PRIVATE_DETAIL), encrypted; the chain covers its
+    # keyed digest, so retention can erase it (set it NULL) and every link still holds.
+    private: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
+    private_digest: Mapped[str | None] = mapped_column(String(64))

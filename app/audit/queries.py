@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true, tuple_
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from app.audit.models import Event
 from app.audit.schemas import EventOut, EventPage
 from app.auth.access import READ_ALL, Caller, may_see_caseless_events
 from app.cases.queries import visible_cases
+from app.privacy import keys
 
 CSV_BATCH = 2000
 CSV_COLUMNS = ("id", "case", "at", "type", "actor", "detail")
@@ -42,9 +44,7 @@ class EventFilter:
 def _page_query(
     caller: Caller, where: EventFilter, after: tuple[datetime, int] | None, limit: int
 ) -> Select[tuple]:  # type: ignore[type-arg]
-    query = select(Event.id, Event.case_id, Event.at, Event.type, Event.actor, Event.detail).where(
-        visible_events(caller)
-    )
+    query = select(*_SHOWN).where(visible_events(caller))
     if where.since is not None:
         query = query.where(Event.at >= where.since)
     if where.until is not None:
@@ -56,9 +56,36 @@ def _page_query(
     return query.order_by(Event.at, Event.id).limit(limit)
 
 
+_SHOWN = (
+    Event.id,
+    Event.case_id,
+    Event.at,
+    Event.type,
+    Event.actor,
+    Event.detail,
+    Event.private,
+    Event.private_digest,
+)
+
+
+def shown_detail(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The detail as written: the public part with the decrypted private part, or a mark
+    that retention erased the private part."""
+    if row.private is not None:
+        return {**row.detail, **row.private}
+    if row.private_digest is not None:
+        return {**row.detail, "erased": True}
+    return dict(row.detail)
+
+
 def _out(row) -> EventOut:  # type: ignore[no-untyped-def]
     return EventOut(
-        id=row.id, case=row.case_id, at=row.at, type=row.type, actor=row.actor, detail=row.detail
+        id=row.id,
+        case=row.case_id,
+        at=row.at,
+        type=row.type,
+        actor=row.actor,
+        detail=shown_detail(row),
     )
 
 
@@ -81,7 +108,7 @@ def event_page(
 def case_events(session: Session, case_id: int) -> list[EventOut]:
     """One case's log in the order it was written."""
     rows = session.execute(
-        select(Event.id, Event.case_id, Event.at, Event.type, Event.actor, Event.detail)
+        select(*_SHOWN)
         .where(Event.case_id == case_id)
         .order_by(Event.seq)
     ).all()
@@ -106,7 +133,7 @@ def csv_rows(sessions: sessionmaker[Session], caller: Caller, where: EventFilter
                 r.at.isoformat().replace("+00:00", "Z"),
                 r.type,
                 _spreadsheet_safe(r.actor),
-                json.dumps(r.detail, sort_keys=True, ensure_ascii=False),
+                json.dumps(shown_detail(r), sort_keys=True, ensure_ascii=False),
             )
             for r in rows
         )
@@ -146,11 +173,13 @@ def _stored() -> Select[tuple]:  # type: ignore[type-arg]
         Event.type,
         Event.actor,
         Event.detail,
+        Event.private_digest,
+        Event.private,
     )
 
 
 def verify_case(session: Session, case_id: int | None) -> chain.Verdict:
-    return chain.verify(stored_chain(session, case_id))
+    return chain.verify(stored_chain(session, case_id), keys.active().chain_key)
 
 
 def verify_all(
@@ -159,9 +188,10 @@ def verify_all(
     """Every chain of the log, each reported once: the broken ones with their first break."""
     query = _stored().order_by(Event.case_id, Event.seq).execution_options(yield_per=5000)
     events = (chain.Stored(*row) for row in session.execute(query))
+    key = keys.active().chain_key
     verdicts = []
     for case_id, group in itertools.groupby(events, key=lambda e: e.case_id):
-        verdict = chain.verify(group)
+        verdict = chain.verify(group, key)
         verdicts.append((case_id, verdict))
         if progress:
             progress(case_id, verdict)

@@ -12,12 +12,13 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.db import Base, UTCDateTime
+from app.privacy import keys
+from app.privacy.types import EncryptedText
 from app.roster.models import Hotline, Responder
 
 
@@ -26,7 +27,7 @@ class Case(Base):
     __table_args__ = (
         # The escalation engine's work queue: open cases ordered by when they are next due.
         Index("ix_case_due", "next_due_at"),
-        Index("ix_case_reporter", "hotline_id", "reporter_phone", "status"),
+        Index("ix_case_reporter", "hotline_id", "reporter_hash", "status"),
         # The API's keyset pages, newest first, unfiltered or by status or hotline.
         Index("ix_case_opened", "opened_at", "id"),
         Index("ix_case_status_opened", "status", "opened_at", "id"),
@@ -38,7 +39,10 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the case number people type
     hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id"))
-    reporter_phone: Mapped[str] = mapped_column(String(128))  # E.164, or a client:/sip: caller
+    reporter_phone: Mapped[str] = mapped_column(EncryptedText)  # E.164, client:/sip:
+    # The keyed hash of reporter_phone (app.privacy.keys.Keyring.lookup), set with it: how a
+    # follow-up finds its case. NULL once retention erased the number.
+    reporter_hash: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(10))  # sms | voice
     status: Mapped[str] = mapped_column(String(20), default="open")  # open|acknowledged|resolved
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -60,6 +64,11 @@ class Case(Base):
     messages: Mapped[list[Message]] = relationship(order_by="Message.id")
     exclusions: Mapped[list[Exclusion]] = relationship(order_by="Exclusion.id")
 
+    @validates("reporter_phone")
+    def _hash_reporter(self, _key: str, phone: str) -> str:
+        self.reporter_hash = keys.active().lookup(phone) if phone else None
+        return phone
+
 
 class Message(Base):
     """Every text on a case: the reporter's, relays to them, and a responder's NEW report."""
@@ -70,7 +79,7 @@ class Message(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     direction: Mapped[str] = mapped_column(String(10))  # in | out
     author: Mapped[str] = mapped_column(String(200))  # "reporter" or a responder's name
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -101,15 +110,15 @@ class CaseRecord(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), primary_key=True)
     incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    location: Mapped[str | None] = mapped_column(Text)
-    description: Mapped[str | None] = mapped_column(Text)
-    reported_person: Mapped[str | None] = mapped_column(Text)  # name, appearance, badge ...
-    circumstances: Mapped[str | None] = mapped_column(Text)
-    reporter_name: Mapped[str | None] = mapped_column(Text)
-    reporter_contact: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(EncryptedText)
+    description: Mapped[str | None] = mapped_column(EncryptedText)
+    reported_person: Mapped[str | None] = mapped_column(EncryptedText)  # name, badge ...
+    circumstances: Mapped[str | None] = mapped_column(EncryptedText)
+    reporter_name: Mapped[str | None] = mapped_column(EncryptedText)
+    reporter_contact: Mapped[str | None] = mapped_column(EncryptedText)
     reporter_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
-    witnesses: Mapped[str | None] = mapped_column(Text)
-    suggested_responses: Mapped[str | None] = mapped_column(Text)  # the reporter's, if offered
+    witnesses: Mapped[str | None] = mapped_column(EncryptedText)
+    suggested_responses: Mapped[str | None] = mapped_column(EncryptedText)  # reporter's
     outcome: Mapped[str | None] = mapped_column(String(32))  # app.cases.schemas.Outcome
     follow_up_assignee: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -124,5 +133,5 @@ class CaseNote(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     author: Mapped[str] = mapped_column(String(200))  # the token's name
     author_role: Mapped[str] = mapped_column(String(20))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText)
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ is in a token's list exactly when its detail answers 200.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -100,7 +101,10 @@ def case_list_query(
     q: str | None,
     after: tuple[datetime, int] | None,
     limit: int,
+    mentioning: Collection[int] | None = None,
 ) -> Select[tuple]:  # type: ignore[type-arg]
+    """A keyset page of cases. `q` is searched by `cases_mentioning` (the texts are
+    encrypted, SQL cannot see them), whose answer comes in as `mentioning`."""
     taker = aliased(Responder)
     query = (
         select(
@@ -132,23 +136,38 @@ def case_list_query(
         query = query.where(Case.opened_at >= since)
     if until is not None:
         query = query.where(Case.opened_at < until)
-    if q:
-        in_messages = exists().where(
-            Message.case_id == Case.id, Message.body.icontains(q, autoescape=True)
-        )
-        query = query.where(
-            or_(
-                in_messages,
-                CaseRecord.reported_person.icontains(q, autoescape=True),
-                CaseRecord.description.icontains(q, autoescape=True),
-            )
-        )
+    if q and mentioning is not None:
+        query = query.where(Case.id.in_(list(mentioning)))
     if after is not None:
         query = query.where(Case.opened_at <= after[0], tuple_(Case.opened_at, Case.id) < after)
     return query.order_by(Case.opened_at.desc(), Case.id.desc()).limit(limit + 1)
 
 
+def cases_mentioning(session: Session, caller: Caller, q: str) -> set[int]:
+    """The visible cases whose messages, or whose record's description of the incident or of
+    the reported person, hold `q` (any case). Those texts are encrypted at rest, so they are
+    decrypted and searched here, over the caller's visible cases only
+    (docs/adr/0006-keys-encryption-and-retention.md)."""
+    needle = q.casefold()
+    visible = select(Case.id).where(visible_cases(caller))
+    found: set[int] = set()
+    messages = select(Message.case_id, Message.body).where(Message.case_id.in_(visible))
+    for case_id, body in session.execute(messages.execution_options(yield_per=2000)):
+        if case_id not in found and needle in body.casefold():
+            found.add(case_id)
+    records = select(
+        CaseRecord.case_id, CaseRecord.description, CaseRecord.reported_person
+    ).where(CaseRecord.case_id.in_(visible))
+    for case_id, *texts in session.execute(records):
+        if any(text and needle in text.casefold() for text in texts):
+            found.add(case_id)
+    return found
+
+
 def list_cases(session: Session, caller: Caller, *, limit: int, **filters: object) -> CasePage:
+    q = filters.get("q")
+    if q:
+        filters["mentioning"] = cases_mentioning(session, caller, str(q))
     rows = session.execute(case_list_query(caller, limit=limit, **filters)).all()  # type: ignore[arg-type]
     items = [
         CaseSummary(

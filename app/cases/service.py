@@ -27,6 +27,7 @@ from app.paging.outbox import (
     enqueue,
     mark_new_work,
 )
+from app.privacy import keys
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
 from app.sms.report import flagged_in, is_emergency, named_in
@@ -41,7 +42,7 @@ def find_open_case(session: Session, hotline_id: int, reporter_phone: str) -> Ca
         select(Case)
         .where(
             Case.hotline_id == hotline_id,
-            Case.reporter_phone == reporter_phone,
+            Case.reporter_hash == keys.active().lookup(reporter_phone),
             Case.status.in_(OPEN_STATES),
         )
         .order_by(Case.id.desc())
@@ -58,7 +59,7 @@ def case_to_join(
         select(Case)
         .where(
             Case.hotline_id == hotline_id,
-            Case.reporter_phone == phone,
+            Case.reporter_hash == keys.active().lookup(phone),
             Case.opened_at > now - NEW_CASE_WINDOW,
         )
         .order_by(Case.id.desc())

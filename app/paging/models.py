@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.privacy.types import EncryptedText
 
 
 class Outbound(Base):
@@ -28,9 +29,9 @@ class Outbound(Base):
     step: Mapped[int | None] = mapped_column(Integer)  # the escalation step a page belongs to
     # A page is owed once per (case, responder, step): a unique key makes that a fact.
     dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    to_phone: Mapped[str] = mapped_column(String(128))  # as long as a case's reporter address
+    to_phone: Mapped[str] = mapped_column(EncryptedText)  # encrypted: may be a reporter's
     from_phone: Mapped[str] = mapped_column(String(32))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText)
     # pending -> claimed -> the provider's statuses (queued, sent, delivered, ...), or failed;
     # cancelled when it may no longer go out. See app.paging.outbox.
     status: Mapped[str] = mapped_column(String(20), default="pending")

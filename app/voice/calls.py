@@ -275,10 +275,8 @@ def attach_recording(
     (the `<Record>` action, the recording status callback) comes first. The case row is
     locked by the caller, so the check and the insert cannot interleave."""
     body = wording.voicemail_recording(url)
-    seen = session.scalar(
-        select(Message.id).where(Message.case_id == case.id, Message.body == body).limit(1)
-    )
-    if seen is not None:
+    # Bodies are encrypted (app.privacy.types): compare them here, not in SQL.
+    if body in session.scalars(select(Message.body).where(Message.case_id == case.id)):
         return False
     actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
     service.add_text(session, case, body, now, actor=actor)

@@ -68,12 +68,26 @@ class TestWhoSeesACase:
 AT = datetime(2026, 5, 11, 16, 0, tzinfo=UTC)
 
 
-def chain_of(*details: dict[str, object], case_id: int | None = 1) -> list[chain.Stored]:
+KEY = b"audit-key-for-the-rules-tests"
+
+
+def chain_of(
+    *details: dict[str, object], case_id: int | None = 1, key: bytes | None = KEY
+) -> list[chain.Stored]:
+    """A chain as record() writes it: private parts apart, linked with `key` (None: the
+    unkeyed SHA-256 of chains before migration 0006)."""
     events, prev = [], chain.GENESIS
     for seq, detail in enumerate(details, start=1):
         at = AT + timedelta(seconds=seq)
-        digest = chain.link(prev, chain.canonical(case_id, at, "t", "system", detail))
-        events.append(chain.Stored(100 + seq, case_id, seq, digest, at, "t", "system", detail))
+        public, private = chain.split(detail)
+        sealed = chain.private_digest(key or b"", private) if private else None
+        content = chain.canonical(case_id, at, "t", "system", public, sealed)
+        digest = chain.link(prev, content) if key is None else chain.keyed_link(key, prev, content)
+        events.append(
+            chain.Stored(
+                100 + seq, case_id, seq, digest, at, "t", "system", public, sealed, private
+            )
+        )
         prev = digest
     return events
 
@@ -87,44 +101,77 @@ class TestHashChain:
 
     def test_an_intact_chain_verifies_and_reports_its_head(self) -> None:
         events = chain_of({"n": 1}, {"n": 2}, {"n": 3})
-        verdict = chain.verify(events)
+        verdict = chain.verify(events, KEY)
         assert verdict.broken is None and verdict.events == 3
         assert verdict.head == events[-1].hash
 
     def test_an_edited_detail_breaks_the_chain_at_that_event(self) -> None:
         events = chain_of({"n": 1}, {"n": 2}, {"n": 3})
         events[1] = replace(events[1], detail={"n": 20})
-        broken = chain.verify(events).broken
+        broken = chain.verify(events, KEY).broken
         assert broken is not None and broken.event_id == 102
         assert "edited" in broken.problem
 
     def test_a_deleted_event_is_reported_where_it_is_missing(self) -> None:
         events = chain_of({"n": 1}, {"n": 2}, {"n": 3})
-        broken = chain.verify([events[0], events[2]]).broken
+        broken = chain.verify([events[0], events[2]], KEY).broken
         assert broken is not None and broken.event_id == 103
         assert broken.problem == "the event with seq 2 before it is missing (deleted)"
-        broken = chain.verify([events[2]]).broken
+        broken = chain.verify([events[2]], KEY).broken
         assert broken is not None
         assert broken.problem == "the events with seq 1 to 2 before it are missing (deleted)"
 
     def test_a_renumbered_chain_still_breaks(self) -> None:
         events = chain_of({"n": 1}, {"n": 2}, {"n": 3})
         renumbered = [events[0], replace(events[2], seq=2)]
-        broken = chain.verify(renumbered).broken
+        broken = chain.verify(renumbered, KEY).broken
         assert broken is not None and broken.event_id == 103
 
     def test_an_event_moved_to_another_case_breaks_both_chains(self) -> None:
         events = chain_of({"n": 1}, {"n": 2})
         moved = replace(events[1], case_id=2, seq=1)
-        assert chain.verify([moved]).broken is not None
+        assert chain.verify([moved], KEY).broken is not None
 
     def test_the_break_reads_as_a_sentence(self) -> None:
         events = chain_of({"n": 1})
         events[0] = replace(events[0], actor="someone else")
-        assert str(chain.verify(events).broken) == (
+        assert str(chain.verify(events, KEY).broken) == (
             "case 1: broken at event 101 (seq 1, t): its content does not match its hash "
-            "(edited after it was written)"
+            "(edited after it was written, or re-hashed without the audit key)"
         )
+
+    def test_a_chain_re_hashed_without_the_audit_key_breaks_at_the_edit(self) -> None:
+        events = chain_of({"n": 1}, {"n": 2}, {"n": 3})
+        forged = chain_of({"n": 1}, {"n": 2}, {"n": 3}, key=b"what the code would guess")
+        assert chain.verify(forged, KEY).broken is not None
+        unkeyed = chain_of({"n": 1}, {"n": 2}, {"n": 3}, key=None)
+        broken = chain.verify(unkeyed, KEY).broken
+        assert broken is not None and broken.event_id == 101
+        assert chain.verify(events, KEY).broken is None
+
+    def test_what_people_wrote_is_kept_apart_and_covered_by_its_digest(self) -> None:
+        events = chain_of({"note_id": 1, "text": "Red hoodie at booth 12"})
+        assert events[0].detail == {"note_id": 1}
+        assert b"hoodie" not in chain.canonical(1, AT, "t", "x", events[0].detail)
+        edited = replace(events[0], private={"text": "nothing happened"})
+        broken = chain.verify([edited], KEY).broken
+        assert broken is not None and "private part" in broken.problem
+
+    def test_a_private_part_erased_without_a_retention_event_breaks_the_chain(self) -> None:
+        events = chain_of({"text": "words"}, {"n": 2})
+        erased = [replace(events[0], private=None), events[1]]
+        broken = chain.verify(erased, KEY).broken
+        assert broken is not None and broken.event_id == 101
+        assert "no contents_erased event" in broken.problem
+
+    def test_a_private_part_erased_by_retention_still_verifies(self) -> None:
+        (first,) = chain_of({"text": "words"})
+        closing = chain_of({"text": "words"}, {"erased": ["notes"]})[1]
+        closing = replace(closing, type=chain.ERASED)
+        # re-link the closing event as a contents_erased one
+        content = chain.canonical(1, closing.at, chain.ERASED, "system", closing.detail)
+        closing = replace(closing, hash=chain.keyed_link(KEY, first.hash, content))
+        assert chain.verify([replace(first, private=None), closing], KEY).broken is None
 
     @given(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5)))
     def test_any_json_detail_round_trips_to_the_same_hash(self, detail: dict) -> None:

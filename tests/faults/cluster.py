@@ -26,6 +26,7 @@ from app.audit.queries import verify_all
 from app.db import make_sessionmaker, utcnow
 from app.roster.load import load_roster_file
 from app.telephony.signature import SIGNATURE_HEADER, sign
+from tests import TEST_KEYS
 from tests.harness import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, twiml_text
 
 HOTLINE_BIN = Path(sys.executable).parent / "hotline"
@@ -133,6 +134,7 @@ class Cluster:
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "TWILIO_API_BASE_URL": twilio_url,
             "PYTHONUNBUFFERED": "1",
+            **TEST_KEYS,
         }
 
     def web(self, name: str, **env: str) -> Web:
