@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperCommand
 
 from app.db import is_sqlite, utcnow
+from app.privacy.files import append_secret
 from app.settings import Settings, get_settings
 
 HELP = """SMS and phone escalation for code-of-conduct incident response.
@@ -32,7 +33,13 @@ Commands (`hotline COMMAND --help` tells more):
                                         print a new API token once
   token list                            every API token (never the token itself)
   token revoke ID                       a token stops working at once
-  audit verify [--case N]               check the case log's hash chains
+  audit verify [--case N] [--checkpoint DIGEST]
+                                        check the case log's keyed hash chains
+  audit checkpoint                      print a short digest of the whole log to keep
+  keys generate                         print a new data key and audit key
+  keys rotate [--new]                   encrypt every stored value under the newest key
+  retention run [--days N]              erase what cases resolved long ago said
+  backup FILE                           a consistent copy of the SQLite database
   spool status                          webhooks kept during a database outage
   spool replay [--failed]               replay them now
   simulate sms --from PHONE --to PHONE BODY
@@ -88,11 +95,15 @@ token_cli = Group("API tokens for the HTTP API.")
 simulate_cli = Group("Send signed webhooks, as Twilio would.")
 audit_cli = Group("The case log's hash chains.")
 spool_cli = Group("Webhooks kept while the database was unreachable.")
+keys_cli = Group("The keys kept outside the database.")
+retention_cli = Group("Erasing what old cases said.")
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(simulate_cli, name="simulate")
 cli.add_typer(spool_cli, name="spool")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(retention_cli, name="retention")
 
 DOTENV = Path(".env")
 
@@ -130,12 +141,36 @@ def _settings_with_demo_token() -> Settings:
     if settings.twilio_auth_token or settings.transport != "console":
         return settings
     token = secrets.token_hex(16)
-    with DOTENV.open("a", encoding="utf-8") as env:
-        env.write("\n# made by `hotline serve` for the offline console demo\n")
-        env.write(f"TWILIO_AUTH_TOKEN={token}\n")
+    append_secret(  # 0600: it holds secrets
+        DOTENV,
+        f"\n# made by `hotline serve` for the offline console demo\nTWILIO_AUTH_TOKEN={token}\n",
+    )
     typer.echo(f"No TWILIO_AUTH_TOKEN set: made one for the console demo in {DOTENV.resolve()}")
     get_settings.cache_clear()
     return get_settings()
+
+
+def _ensure_keys(settings: Settings) -> None:
+    """The data and audit keys, made on first start (app.privacy.keys); a database whose
+    data they cannot open stops the command with a message naming the variable."""
+    from app.privacy import keys
+
+    try:
+        keys.ensure(settings)
+    except keys.KeysError as error:
+        typer.echo(f"hotline: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _keyring() -> None:
+    """The configured keys, for commands that read or write encrypted data."""
+    from app.privacy import keys
+
+    try:
+        keys.active()
+    except keys.KeysError as error:
+        typer.echo(f"hotline: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @cli.command()
@@ -153,6 +188,7 @@ def serve(
 
     settings = _settings_with_demo_token()
     _logging(settings)
+    _ensure_keys(settings)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)  # the embedded default sets itself up
     # log_config=None: uvicorn's loggers go through ours (app.logs), so the access log
@@ -191,6 +227,7 @@ def worker(
     from app.services import build
 
     _logging(settings)
+    _ensure_keys(settings)
     services = build(settings)
     runner = Worker(services, embedded=False, heartbeat=heartbeat)
     done = threading.Event()
@@ -207,9 +244,14 @@ def worker(
 def migrate() -> None:
     """Bring the configured database to the newest schema (alembic upgrade head)."""
     from app.migrate import upgrade
+    from app.privacy.keys import KeysError
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except KeysError as error:
+        typer.echo(f"hotline: {error}", err=True)
+        raise typer.Exit(2) from None
     typer.echo("database is at the newest schema")
 
 
@@ -308,14 +350,24 @@ def token_revoke(
 @audit_cli.command("verify")
 def audit_verify(
     case: Annotated[int | None, typer.Option(metavar="N", help="Only this case's log.")] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIGEST",
+            help="A digest printed by `hotline audit checkpoint`: check it still holds.",
+        ),
+    ] = None,
 ) -> None:
-    """Check the log's hash chains; print the first broken link of each broken chain.
+    """Check the log's hash chains with the audit key; print the first broken link of each
+    broken chain, and whatever no longer matches a checkpoint.
 
-    Exits 1 when any chain is broken.
+    Exits 1 when any chain is broken or the checkpoint does not hold.
     """
+    from app.audit.checkpoint import check
     from app.audit.queries import verify_all, verify_case
     from app.db import make_engine, make_sessionmaker
 
+    _keyring()
     engine = make_engine(get_settings().database_url)
     try:
         with make_sessionmaker(engine)() as session:
@@ -323,6 +375,7 @@ def audit_verify(
                 verdicts = [(case, verify_case(session, case))]
             else:
                 verdicts = verify_all(session)
+            problems = check(session, checkpoint) if checkpoint else []
     finally:
         engine.dispose()
     if case is not None and not verdicts[0][1].events:
@@ -331,13 +384,150 @@ def audit_verify(
     broken = [v.broken for _, v in verdicts if v.broken]
     for problem in broken:
         typer.echo(f"BROKEN {problem}")
+    for problem in problems:
+        typer.echo(f"CHECKPOINT {problem}")
     events = sum(v.events for _, v in verdicts)
-    if broken:
+    if broken or problems:
         typer.echo(f"{len(broken)} of {len(verdicts)} chains broken ({events} events checked)")
+        if problems:
+            typer.echo(f"checkpoint {checkpoint} does not hold")
         raise typer.Exit(1)
     typer.echo(f"ok: {events} events in {len(verdicts)} chains, every link holds")
+    if checkpoint:
+        typer.echo(f"checkpoint {checkpoint} holds")
     if case is not None:
         typer.echo(f"head of case {case}: {verdicts[0][1].head}")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Record every chain's head and print one short digest of the whole log: keep it
+    outside the database (minutes, an email) and check it later with
+    `hotline audit verify --checkpoint DIGEST`."""
+    from app.audit import checkpoint
+    from app.db import make_engine, make_sessionmaker, transaction
+
+    _keyring()
+    engine = make_engine(get_settings().database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            printed = checkpoint.take(session, utcnow())
+    finally:
+        engine.dispose()
+    typer.echo(printed)
+
+
+@keys_cli.command("generate")
+def keys_generate() -> None:
+    """Print a new data key (for HOTLINE_DATA_KEY) and a new audit key."""
+    from app.privacy.keys import generate_audit_key, generate_data_key
+
+    typer.echo(f"HOTLINE_DATA_KEY={generate_data_key()}")
+    typer.echo(f"HOTLINE_AUDIT_KEY={generate_audit_key()}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Make a new data key first, in the file the keys come from (.env or "
+            "HOTLINE_KEY_FILE); without it, HOTLINE_DATA_KEY's first key is the new one.",
+        ),
+    ] = False,
+) -> None:
+    """Encrypt every stored value again under the newest data key. Stop the service first
+    and restart it afterwards with the new key."""
+    from app.db import make_engine
+    from app.privacy import keys
+    from app.privacy.files import replace_assignment
+    from app.privacy.rotate import reencrypt_all
+
+    settings = get_settings()
+    try:
+        keyring = keys.from_settings(settings)
+    except keys.KeysError as error:
+        typer.echo(f"hotline: {error}", err=True)
+        raise typer.Exit(2) from None
+    if keyring is None:
+        typer.echo(f"hotline: no {keys.DATA_KEY} configured: nothing to rotate", err=True)
+        raise typer.Exit(2)
+    source = keyring.source or (DOTENV if DOTENV.exists() and not settings.data_key else None)
+    if new:
+        if source is None:
+            typer.echo(
+                f"hotline: {keys.DATA_KEY} comes from the environment: put a new key first "
+                f"(`hotline keys generate`), {keys.DATA_KEY}=NEW,OLD, and run `hotline keys "
+                "rotate`",
+                err=True,
+            )
+            raise typer.Exit(2)
+        keyring = keys.Keyring((keys.generate_data_key(), *keyring.data_keys), keyring.audit_key)
+        # Both keys in the file before any row changes: a crash midway loses nothing.
+        replace_assignment(source, keys.DATA_KEY, ",".join(keyring.data_keys))
+    keys.configure(keyring)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            changed = reencrypt_all(conn, keyring)
+    finally:
+        engine.dispose()
+    if new and source is not None:
+        replace_assignment(source, keys.DATA_KEY, keyring.data_keys[0])
+        typer.echo(f"new data key written to {source}; the old one is no longer needed")
+    elif len(keyring.data_keys) > 1:
+        typer.echo(f"every value is under the first key: drop the others from {keys.DATA_KEY}")
+    typer.echo(f"{changed} rows encrypted again")
+
+
+@retention_cli.command("run")
+def retention_run(
+    days: Annotated[
+        float | None,
+        typer.Option(metavar="N", help="Override HOTLINE_RETENTION_DAYS for this run."),
+    ] = None,
+) -> None:
+    """Erase now what cases resolved more than HOTLINE_RETENTION_DAYS ago said (messages,
+    notes, record text, reporter numbers, recordings at Twilio); keep their outcome and log."""
+    from app.privacy import retention
+    from app.services import build
+
+    settings = get_settings()
+    _logging(settings)
+    days = days if days is not None else settings.retention_days
+    if days is None or days <= 0:
+        typer.echo("hotline: set HOTLINE_RETENTION_DAYS (or --days) to a number of days", err=True)
+        raise typer.Exit(2)
+    services = build(settings)
+    try:
+        result = retention.run(services.sessions, services.transport, utcnow(), days)
+    finally:
+        services.close()
+    typer.echo(f"{len(result.erased)} cases erased: {', '.join(map(str, result.erased)) or '-'}")
+    if result.postponed:
+        typer.echo(
+            f"{len(result.postponed)} postponed (recordings not deleted at Twilio yet): "
+            + ", ".join(map(str, result.postponed))
+        )
+        raise typer.Exit(1)
+
+
+@cli.command()
+def backup(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The copy to make (a new file).")],
+) -> None:
+    """A consistent copy of the SQLite database while the service runs (PostgreSQL: pg_dump,
+    see the README). The copy is encrypted like the database and readable with its keys."""
+    from app.privacy.backup import BackupError
+    from app.privacy.backup import backup as copy
+
+    try:
+        size = copy(get_settings().database_url, file)
+    except BackupError as error:
+        typer.echo(f"hotline: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup written to {file} ({size} bytes, mode 0600)")
 
 
 @spool_cli.command("status")

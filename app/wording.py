@@ -254,3 +254,7 @@ def call_page_taken(case: int) -> str:
 def spoken(text: str) -> str:
     """An SMS answer said on a call, then goodbye."""
     return f"{text} Goodbye."
+
+
+# What stands where retention erased a message, a note or a page (app.privacy.retention).
+ERASED = "(erased: kept no longer than the retention period)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app import heartbeat, metrics
 from app.db import is_sqlite
 from app.paging import dispatcher, engine
+from app.privacy import retention
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "hotline_work"
 IDLE_WITH_NOTIFY = 30.0  # seconds; only a safety net when wake-ups are announced
 IDLE_WITHOUT_NOTIFY = 1.0  # a separate worker on SQLite hears no announcements
+RETENTION_EVERY = timedelta(hours=1)
 
 
 def announce_work(session: Session) -> None:
@@ -46,6 +48,7 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="send")
         self.lease = timedelta(seconds=services.settings.claim_lease_seconds)
         self.threads: list[threading.Thread] = []
+        self.retained_at: datetime | None = None
 
     def run_once(self) -> None:
         """One round: every due escalation step, then every due message."""
@@ -56,6 +59,16 @@ class Worker:
             s.sessions, s.transport, s.settings.public_url, s.clock, self.pool, self.lease
         ):
             pass
+        self._retention()
+
+    def _retention(self) -> None:
+        """With HOTLINE_RETENTION_DAYS set, erase what old cases said, once an hour."""
+        s = self.services
+        days, now = s.settings.retention_days, s.clock()
+        if days is None or (self.retained_at and now - self.retained_at < RETENTION_EVERY):
+            return
+        self.retained_at = now
+        retention.run(s.sessions, s.transport, now, days)
 
     def seconds_to_next(self) -> float:
         with self.services.sessions() as session:

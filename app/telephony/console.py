@@ -47,6 +47,13 @@ class ConsoleTransport:
         """Record and print a call; returns a fresh CA... SID."""
         return self._emit("call", "CALL", "CA", to, from_, url)
 
+    def delete_recording(self, sid: str) -> None:
+        """Record and print a recording's deletion (retention)."""
+        with self._lock:
+            self.out.write(f"[console] DELETE recording {sid}\n")
+            self.out.flush()
+            self.sent.append(("delete_recording", "", "", sid))
+
     def close(self) -> None:
         """Nothing to release; present so callers can close any transport."""
 

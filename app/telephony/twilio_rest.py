@@ -188,6 +188,21 @@ class TwilioTransport:
             kwargs["status_callback_event"] = list(CALL_STATUS_EVENTS)
         return self._create("call", lambda: self.client.calls.create(**kwargs))
 
+    def delete_recording(self, sid: str) -> None:
+        """DELETE the Recording resource (retention erases a voicemail at Twilio too). A
+        recording Twilio no longer has (404) is as good as deleted."""
+        try:
+            self.client.recordings(sid).delete()
+        except (TwilioRestException, TwilioServiceException) as exc:
+            if _as_int(exc.status) == 404:
+                return
+            raise _rest_error("recording deletion", exc) from None
+        except httpx.HTTPError as exc:
+            raise SendError(
+                f"recording not deleted: cannot reach Twilio ({type(exc).__name__})",
+                retryable=True,
+            ) from exc
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self.http_client.close()
