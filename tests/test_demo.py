@@ -51,7 +51,10 @@ def test_serve_then_simulate_shows_the_pages(tmp_path: Path) -> None:
                 return False
 
         wait_until(ready)
-        assert "TWILIO_AUTH_TOKEN=" in (tmp_path / ".env").read_text()
+        dotenv = (tmp_path / ".env").read_text()
+        assert "TWILIO_AUTH_TOKEN=" in dotenv
+        assert "HOTLINE_DATA_KEY=" in dotenv and "HOTLINE_AUDIT_KEY=" in dotenv
+        assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600  # it holds secrets
         result = subprocess.run(
             [
                 HOTLINE_BIN,
@@ -77,6 +80,9 @@ def test_serve_then_simulate_shows_the_pages(tmp_path: Path) -> None:
             return "[console] SMS +15555550100 -> +15555550111" in text
 
         wait_until(paged)
+        stored = b"".join(p.read_bytes() for p in tmp_path.glob("hotline.db*"))
+        assert b"harassing" not in stored and b"5555550150" not in stored
+        assert b"5555550111" in stored  # the roster is there in clear: the grep can find
 
         call = subprocess.run(
             [
