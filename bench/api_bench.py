@@ -40,6 +40,7 @@ from app.auth.access import Caller
 from app.auth.tokens import create_token
 from app.db import make_engine, make_sessionmaker
 from app.migrate import upgrade
+from app.privacy import keys
 
 BIN = Path(sys.executable).parent
 START = datetime(2026, 5, 1, tzinfo=UTC)
@@ -187,7 +188,8 @@ def fill(url: str, cases: int) -> None:
                 opened = START + timedelta(seconds=25 * n)
                 for seq, (delay, type_, actor, detail) in enumerate(LIFE, start=1):
                     at = opened + timedelta(seconds=delay)
-                    prev = chain.link(prev, chain.canonical(n, at, type_, actor, detail))
+                    content = chain.canonical(n, at, type_, actor, detail)
+                    prev = chain.keyed_link(keys.active().chain_key, prev, content)
                     event_id += 1
                     copy.write_row((event_id, n, seq, prev, at, type_, actor, json.dumps(detail)))
         for table in ("hotline", "responder", "case", "event"):

@@ -157,9 +157,7 @@ def verify(events: Iterable[Stored], key: bytes | None) -> Verdict:
         if event.private_digest is not None and key is not None:
             if event.private is None:
                 erased = erased or event
-            elif not hmac.compare_digest(
-                private_digest(key, event.private), event.private_digest
-            ):
+            elif not hmac.compare_digest(private_digest(key, event.private), event.private_digest):
                 problem = "its private part does not match its digest (edited)"
                 return Verdict(count, prev, _break(event, problem))
         if event.type == ERASED:

@@ -108,9 +108,7 @@ def event_page(
 def case_events(session: Session, case_id: int) -> list[EventOut]:
     """One case's log in the order it was written."""
     rows = session.execute(
-        select(*_SHOWN)
-        .where(Event.case_id == case_id)
-        .order_by(Event.seq)
+        select(*_SHOWN).where(Event.case_id == case_id).order_by(Event.seq)
     ).all()
     return [_out(r) for r in rows]
 

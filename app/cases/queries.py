@@ -155,9 +155,9 @@ def cases_mentioning(session: Session, caller: Caller, q: str) -> set[int]:
     for case_id, body in session.execute(messages.execution_options(yield_per=2000)):
         if case_id not in found and needle in body.casefold():
             found.add(case_id)
-    records = select(
-        CaseRecord.case_id, CaseRecord.description, CaseRecord.reported_person
-    ).where(CaseRecord.case_id.in_(visible))
+    records = select(CaseRecord.case_id, CaseRecord.description, CaseRecord.reported_person).where(
+        CaseRecord.case_id.in_(visible)
+    )
     for case_id, *texts in session.execute(records):
         if any(text and needle in text.casefold() for text in texts):
             found.add(case_id)

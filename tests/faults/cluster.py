@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from app.audit.queries import verify_all
 from app.db import make_sessionmaker, utcnow
+from app.privacy import keys
 from app.roster.load import load_roster_file
 from app.telephony.signature import SIGNATURE_HEADER, sign
 from tests import TEST_KEYS
@@ -191,6 +192,16 @@ def report(web: Web, sender: str, body: str, *, to: str, sid: str | None = None)
     return case_in(httpx.post(f"{web.url}/twilio/sms", data=params, headers=signed_headers(params)))
 
 
+ENCRYPTED_COLUMNS = ("to_phone", "body", "reporter_phone")
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    for name in ENCRYPTED_COLUMNS:
+        if isinstance(row.get(name), str):
+            row[name] = keys.active().decrypt(row[name])
+    return row
+
+
 class Db:
     """Read-only questions to the shared database, in plain SQL."""
 
@@ -201,8 +212,9 @@ class Db:
         self.engine.dispose()
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows as dicts, the encrypted columns decrypted (app.privacy.types)."""
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+            return [_readable(dict(r._mapping)) for r in conn.execute(text(sql), params)]
 
     def value(self, sql: str, **params: Any) -> Any:
         with self.engine.connect() as conn:

@@ -106,9 +106,8 @@ def test_no_call_when_the_case_was_taken_meanwhile(hl: Hotline) -> None:
     hl.run()
     hl.after(minutes=5)  # all leads paged
     with hl.services.sessions() as session:
-        avery_sid = session.scalars(
-            select(Outbound.provider_sid).where(Outbound.to_phone == AVERY)
-        ).first()
+        rows = session.execute(select(Outbound.provider_sid, Outbound.to_phone)).all()
+        avery_sid = next((r.provider_sid for r in rows if r.to_phone == AVERY), None)
     hl.answer(BLAKE, "ACK 1")
     hl.run()
     status = {"MessageSid": avery_sid or "", "MessageStatus": "failed", "ErrorCode": "30006"}
