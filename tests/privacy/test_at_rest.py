@@ -173,3 +173,36 @@ def test_rotation_re_encrypts_under_a_new_key_and_the_log_still_verifies(
     assert len(api.ok("/api/cases/1", chair)["messages"]) == 4
     with pytest.raises(keys.KeysError):
         old.decrypt(after[0])
+
+
+def test_keys_rotate_new_replaces_the_key_in_its_file(
+    api: Api, keyring: None, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.settings import get_settings
+
+    a_full_case(api)
+    old = keys.active()
+    key_file = tmp_path / "hotline.keys"
+    key_file.write_text(f"HOTLINE_DATA_KEY={old.data_keys[0]}\nHOTLINE_AUDIT_KEY={old.audit_key}\n")
+    monkeypatch.delenv("HOTLINE_DATA_KEY")
+    monkeypatch.delenv("HOTLINE_AUDIT_KEY")
+    monkeypatch.setenv("HOTLINE_KEY_FILE", str(key_file))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["keys", "rotate", "--new"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "new data key written to" in result.output
+    stored = dict(line.split("=", 1) for line in key_file.read_text().split())
+    assert stored["HOTLINE_DATA_KEY"] not in old.data_keys  # one new key, the old one gone
+    assert "," not in stored["HOTLINE_DATA_KEY"]
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    keys.configure(keys.Keyring((stored["HOTLINE_DATA_KEY"],), old.audit_key))
+    chair = api.token("chair")
+    assert api.ok("/api/cases/1", chair)["notes"][0]["body"] == NOTE
+    assert api.ok("/api/cases/1/events/verify", chair)["ok"] is True
