@@ -156,6 +156,9 @@ def ensure(settings: Settings) -> Keyring:
     """The keys this process runs with, made on first start when the database holds nothing
     encrypted yet; refused when it does and no key (or the wrong one) is given."""
     keyring = from_settings(settings)
+    if keyring is not None and (settings.database_url, keyring) in _checked:
+        configure(keyring)  # `hotline serve` checked before building the app: once is enough
+        return keyring
     if keyring is None:
         if encrypted_sample(settings.database_url):
             raise KeysError(
@@ -168,7 +171,11 @@ def ensure(settings: Settings) -> Keyring:
         if sample:
             keyring.decrypt(sample)  # raises KeysError for the wrong key
     configure(keyring)
+    _checked.add((settings.database_url, keyring))
     return keyring
+
+
+_checked: set[tuple[str, Keyring]] = set()
 
 
 def _make_keys(path: Path) -> Keyring:
