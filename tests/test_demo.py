@@ -55,6 +55,7 @@ def test_serve_then_simulate_shows_the_pages(tmp_path: Path) -> None:
         assert "TWILIO_AUTH_TOKEN=" in dotenv
         assert "HOTLINE_DATA_KEY=" in dotenv and "HOTLINE_AUDIT_KEY=" in dotenv
         assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600  # it holds secrets
+        assert (tmp_path / "hotline.db").stat().st_mode & 0o777 == 0o600
         result = subprocess.run(
             [
                 HOTLINE_BIN,

@@ -78,3 +78,14 @@ def replace_assignment(path: Path, key: str, value: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def private_sqlite_file(database_url: str) -> None:
+    """Create a new SQLite database file 0600 before SQLite does (it would use the umask):
+    encrypted or not, a case database is nobody else's to read."""
+    from sqlalchemy import make_url
+
+    path = make_url(database_url).database
+    if path and path != ":memory:" and not Path(path).exists():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE))

@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.privacy.files import locked_secret_file, read_assignments
@@ -208,6 +208,10 @@ _PROBES = (
 def encrypted_sample(database_url: str) -> str | None:
     """One encrypted value of the database, or None when it holds none (new, not migrated
     yet, or unreachable: then the webhooks are spooled and the check waits for a restart)."""
+    if database_url.startswith("sqlite"):
+        path = make_url(database_url).database
+        if not path or path == ":memory:" or not Path(path).exists():
+            return None  # connecting would create the file
     connect_args = {} if database_url.startswith("sqlite") else {"connect_timeout": 3}
     engine = create_engine(database_url, connect_args=connect_args)
     try:
