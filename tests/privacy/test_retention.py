@@ -131,3 +131,16 @@ def test_retention_runs_from_the_command_line(
     assert result.exit_code == 0, result.output
     assert "1 cases erased: 1" in result.output
     assert api.ok("/api/cases/1", api.token("chair"))["messages"][0]["body"] == wording.ERASED
+
+
+def test_the_worker_applies_hotline_retention_days_by_itself(api: Api) -> None:
+    hl = api.hl
+    hl.answer(REPORTER, WORDS)
+    hl.answer(AVERY, "ACK 1")
+    hl.answer(AVERY, "RESOLVE 1")
+    hl.services.settings.retention_days = 30
+    hl.run()  # resolved just now: kept
+    chair = api.token("chair")
+    assert api.ok("/api/cases/1", chair)["messages"][0]["body"] == WORDS
+    hl.after(days=31)
+    assert api.ok("/api/cases/1", chair)["messages"][0]["body"] == wording.ERASED
