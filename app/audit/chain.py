@@ -10,7 +10,7 @@ edit (a plain SHA-256 chain, as before migration 0006, anyone who reads the code
 What a report says never enters the content directly: the private part of an event's detail
 (a note's text, a record's old and new values) is stored encrypted beside it, and the chain
 covers its keyed digest. Retention can then erase that part and every link still holds
-(docs/adr/0006-keys-encryption-and-retention.md).
+(docs/adr/0007-keys-encryption-and-retention.md).
 
 What a chain cannot show by itself is its last events being cut off: the head (the last
 hash) is what to note down elsewhere, e.g. in the minutes of the staff meeting.

@@ -147,7 +147,7 @@ def cases_mentioning(session: Session, caller: Caller, q: str) -> set[int]:
     """The visible cases whose messages, or whose record's description of the incident or of
     the reported person, hold `q` (any case). Those texts are encrypted at rest, so they are
     decrypted and searched here, over the caller's visible cases only
-    (docs/adr/0006-keys-encryption-and-retention.md)."""
+    (docs/adr/0007-keys-encryption-and-retention.md)."""
     needle = q.casefold()
     visible = select(Case.id).where(visible_cases(caller))
     found: set[int] = set()

@@ -6,7 +6,7 @@ free text, the pages' and notices' texts, the reporter's number and its keyed ha
 private parts of the case's events, and the voicemail recordings at Twilio (DELETE on the
 Recording resource). Kept: the case's skeleton (hotline, channel, times, who took and resolved
 it), its outcome, the exclusions and the log, which still verifies: the chain covers only the
-private parts' keyed digests (docs/adr/0006-keys-encryption-and-retention.md). A
+private parts' keyed digests (docs/adr/0007-keys-encryption-and-retention.md). A
 `contents_erased` event says what went.
 
 A case whose recordings Twilio could not delete yet is left whole and tried again next run.

@@ -4,7 +4,7 @@ The rest of the code reads and writes plain `str` (or a dict): the value is encr
 way in and decrypted on its way out with the process's keyring (app.privacy.keys). Fernet
 tokens differ for equal plaintexts, so SQL can never compare or search these columns: look-ups
 by a reporter's number use `Case.reporter_hash`, and the API's text search decrypts and filters
-in Python (docs/adr/0006-keys-encryption-and-retention.md).
+in Python (docs/adr/0007-keys-encryption-and-retention.md).
 """
 
 from __future__ import annotations
