@@ -2,11 +2,11 @@
 
 from app.audit.models import Event
 from app.auth.models import ApiToken
-from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message
+from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message, Recording
 from app.db import Base
 from app.paging.models import Outbound
 from app.roster.models import Hotline, Responder, Shift
-from app.telephony.models import WebhookReceipt
+from app.telephony.models import EarlyStatus, WebhookReceipt
 
 __all__ = [
     "ApiToken",
@@ -14,11 +14,13 @@ __all__ = [
     "Case",
     "CaseNote",
     "CaseRecord",
+    "EarlyStatus",
     "Event",
     "Exclusion",
     "Hotline",
     "Message",
     "Outbound",
+    "Recording",
     "Responder",
     "Shift",
     "WebhookReceipt",

@@ -31,8 +31,11 @@ def emergency_answer(text: str, emergency_info: str) -> str:
     return f"{emergency_info} {text}".strip()
 
 
-def reporter_ack_notice(hotline: str, case: int) -> str:
-    return f"{hotline}: a lead responder has your report (case {case}) and will follow up."
+def reporter_ack_notice(hotline: str, case: int, *, lead: bool = True) -> str:
+    """`lead` False when an alternate took it: a reporter who said a lead is involved is
+    never told that a lead has the report."""
+    who = "a lead responder" if lead else "a responder"
+    return f"{hotline}: {who} has your report (case {case}) and will follow up."
 
 
 def relay_to_reporter(hotline: str, case: int, text: str) -> str:
@@ -78,6 +81,24 @@ def update_notice(hotline: str, case: int, text: str) -> str:
         f"[{hotline}] Case {case} update from the reporter: {excerpt(text)} "
         f"Reply REPLY {case} <text> to answer."
     )
+
+
+def emergency_notice(hotline: str, case: int, text: str, holder: str | None) -> str:
+    """An emergency word on a case someone holds: everyone eligible hears it at once."""
+    held = f" (held by {holder})" if holder else ""
+    return (
+        f"EMERGENCY [{hotline}] Case {case}{held}, from the reporter: {excerpt(text)} "
+        f"Reply REPLY {case} <text> to answer."
+    )
+
+
+def add_to_update(notice: str, case: int, text: str, limit: int = 600) -> str | None:
+    """A later follow-up joined to an update notice not sent yet; None when it would make
+    the notice too long (it then goes in a notice of its own)."""
+    hint = f" Reply REPLY {case} <text> to answer."
+    head = notice.removesuffix(hint)
+    joined = f"{head} / {excerpt(text)}{hint}"
+    return joined if len(joined) <= limit else None
 
 
 def taken_notice(case: int, by: str) -> str:
@@ -167,6 +188,11 @@ def call_greeting(hotline: str, case: int, *, joined: bool) -> str:
 
 def call_ringing_alternates() -> str:
     return "Thank you. We are calling people who are not lead responders. Please hold."
+
+
+def call_own_case(case: int) -> str:
+    """A caller who pressed 2 on a call that would have joined their open case."""
+    return f"This call is now case {case}."
 
 
 def call_screen(hotline: str, case: int) -> str:

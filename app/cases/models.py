@@ -58,6 +58,11 @@ class Case(Base):
     next_step: Mapped[int] = mapped_column(Integer, default=0)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_update_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who was on the roster when the case opened: the only people it may ever page (less
+    # anyone deactivated since). None for a case older than this rule.
+    members: Mapped[list[int] | None] = mapped_column(JSON)
+    # Bumped when the holder leaves the case, so the policy's pages are owed once more.
+    paging_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     hotline: Mapped[Hotline] = relationship()
     acknowledged_by: Mapped[Responder | None] = relationship(foreign_keys=[acknowledged_by_id])
@@ -98,6 +103,20 @@ class Exclusion(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     responder: Mapped[Responder] = relationship()
+
+
+class Recording(Base):
+    """A voicemail's recording at Twilio. Its URL never leaves the service: responders and
+    the API get a signed link to /recordings/... (app.voice.recordings)."""
+
+    __tablename__ = "recording"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    twilio_url: Mapped[str] = mapped_column(String(500))
+    seconds: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CaseRecord(Base):

@@ -16,13 +16,14 @@ from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases.models import Case, Exclusion, Message
 from app.paging import escalation
-from app.paging.engine import Audience, advance, audience, page_everyone
+from app.paging.engine import Audience, advance, audience, page_everyone, roster_snapshot
 from app.paging.models import Outbound
 from app.paging.outbox import (
     CANCELLED,
     FAILED,
     PAGE_KINDS,
     PENDING,
+    UPDATE_NOTICE,
     cancel_pending_pages,
     enqueue,
     mark_new_work,
@@ -45,7 +46,7 @@ def find_open_case(session: Session, hotline_id: int, reporter_phone: str) -> Ca
             Case.reporter_hash == keys.active().lookup(reporter_phone),
             Case.status.in_(OPEN_STATES),
         )
-        .order_by(Case.id.desc())
+        .order_by(Case.opened_at.desc(), Case.id.desc())
         .limit(1)
     )
 
@@ -87,8 +88,14 @@ def open_case(
     body: str | None,
     now: datetime,
     actor: str = REPORTER,
+    paging_from: datetime | None = None,
 ) -> Case:
-    """Open a case and queue its first pages, in the caller's transaction."""
+    """Open a case and queue its first pages, in the caller's transaction.
+
+    The case keeps who is on the roster now: nobody added later is ever paged about it.
+    `paging_from` holds its first pages back until then (a call's caller has not chosen
+    yet; see `start_paging`)."""
+    held = paging_from is not None and paging_from > now
     case = Case(
         hotline_id=hotline.id,
         reporter_phone=reporter_phone,
@@ -98,9 +105,11 @@ def open_case(
         unroutable=False,
         opened_at=now,
         policy=hotline.policy,
-        escalation_started_at=now,
+        escalation_started_at=paging_from if held else now,
         next_step=0,
-        next_due_at=now,
+        next_due_at=paging_from if held else now,
+        members=roster_snapshot(session, hotline),
+        paging_round=0,
     )
     session.add(case)
     session.flush()
@@ -111,9 +120,23 @@ def open_case(
         # Everyone was paged at once; the policy's later tiers still follow as reminders.
         case.next_step = 1
         case.next_due_at = escalation.step_due_at(case.policy, now, 1)
-    else:
+    elif not held:
         advance(session, case, now)
     return case
+
+
+def paging_started(case: Case, now: datetime) -> bool:
+    return case.next_step > 0 or case.next_due_at is None or case.next_due_at <= now
+
+
+def start_paging(session: Session, case: Case, now: datetime) -> None:
+    """A call's caller has chosen at the greeting: its escalation starts now, not when the
+    fallback time set at opening comes (that only covers a caller who hung up first)."""
+    if case.status != "open" or paging_started(case, now):
+        return
+    case.escalation_started_at = now
+    case.next_due_at = now
+    advance(session, case, now)
 
 
 def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: str) -> bool:
@@ -134,34 +157,59 @@ def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: s
         chars=len(body),
     )
     exclude_named(session, case, body, now)
-    if is_emergency(body) and not case.emergency:
+    if not is_emergency(body) or case.status not in OPEN_STATES:
+        return False
+    first = not case.emergency
+    if first:
         case.emergency = True
         record(session, case_id=case.id, type="emergency", actor=actor, at=now)
-        if case.status == "open":
-            page_everyone(session, case, now)
-        return True
-    return False
+    if case.status == "open" and not first:
+        return False  # everyone eligible was paged for it already: an update tells them
+    # The holder and every eligible lead and alternate hear it at once, taken case or not.
+    page_everyone(session, case, now, report=body, message_id=message.id)
+    return True
 
 
-def append_report(session: Session, case: Case, body: str, now: datetime) -> bool:
-    """A reporter's follow-up text: attached, and told to whoever handles the case, at most
-    once a minute per case, so a stream of texts does not re-page everyone."""
-    became_emergency = add_text(session, case, body, now, actor=REPORTER)
-    if became_emergency:
+def append_report(
+    session: Session, case: Case, body: str, now: datetime, *, actor: str = REPORTER
+) -> bool:
+    """A reporter's follow-up text: attached, and told to whoever handles the case. Notices
+    go at most once a minute per case: a follow-up within the minute is held and joined to
+    the next notice (batched, never dropped), so a stream of texts does not flood anyone."""
+    paged_everyone = add_text(session, case, body, now, actor=actor)
+    if paged_everyone:
         return True
-    last = case.last_update_notice_at
-    if last is not None and now - last < UPDATE_NOTICE_INTERVAL:
-        return False
     aud = audience(session, case)
     if case.acknowledged_by_id is not None:
         recipients = aud.eligible({case.acknowledged_by_id})
     else:
         # a page still waiting to go out counts: its reader should get this too, after it
         recipients = aud.eligible(_heard_about(session, case.id, include_pending=True))
+    if not recipients:
+        return False
+    due = _next_notice_at(case.last_update_notice_at, now)
     for person in recipients:
-        enqueue(
+        held = None
+        if due > now:
+            held = session.scalar(
+                select(Outbound)
+                .where(
+                    Outbound.case_id == case.id,
+                    Outbound.responder_id == person.id,
+                    Outbound.kind == UPDATE_NOTICE,
+                    Outbound.status == PENDING,
+                    Outbound.next_attempt_at == due,
+                )
+                .order_by(Outbound.id.desc())
+                .limit(1)
+            )
+        joined = wording.add_to_update(held.body, case.id, body) if held else None
+        if held is not None and joined is not None:
+            held.body = joined
+            continue
+        row = enqueue(
             session,
-            kind="update_notice",
+            kind=UPDATE_NOTICE,
             case_id=case.id,
             responder_id=person.id,
             to_phone=person.phone,
@@ -169,9 +217,19 @@ def append_report(session: Session, case: Case, body: str, now: datetime) -> boo
             body=wording.update_notice(aud.hotline.name, case.id, body),
             now=now,
         )
-    if recipients:
-        case.last_update_notice_at = now
+        row.next_attempt_at = due
+    case.last_update_notice_at = due
     return False
+
+
+def _next_notice_at(last: datetime | None, now: datetime) -> datetime:
+    """When the next update notice may go: now, or with the one already held for later,
+    or a minute after the last one."""
+    if last is None or now >= last + UPDATE_NOTICE_INTERVAL:
+        return now
+    if last > now:
+        return last
+    return last + UPDATE_NOTICE_INTERVAL
 
 
 def exclude_named(session: Session, case: Case, text: str, now: datetime) -> None:
@@ -188,7 +246,14 @@ def exclude_named(session: Session, case: Case, text: str, now: datetime) -> Non
 
 
 def exclude(
-    session: Session, case: Case, responder_id: int, reason: str, now: datetime, *, actor: str
+    session: Session,
+    case: Case,
+    responder_id: int,
+    reason: str,
+    now: datetime,
+    *,
+    actor: str,
+    **detail: Any,
 ) -> bool:
     """Exclude a responder from a case; it takes effect for everything that follows.
 
@@ -212,6 +277,7 @@ def exclude(
         at=now,
         responder=responder.name,
         reason=reason,
+        **detail,
     )
     session.execute(
         Outbound.__table__.update()
@@ -230,15 +296,19 @@ def exclude(
 
 
 def _reopen(session: Session, case: Case, now: datetime) -> None:
-    """The responder who had the case is excluded from it: start paging again."""
+    """The responder who had the case is excluded from it (recused, named): it is paged
+    again at once, from the policy's first tier, in a new round of pages (the first
+    round's are spent, and a page is owed once per round)."""
     case.status = "open"
     case.acknowledged_at = None
     case.acknowledged_by_id = None
     case.escalation_started_at = now
     case.next_step = 0
     case.next_due_at = now
+    case.paging_round = (case.paging_round or 0) + 1
     mark_new_work(session)
     record(session, case_id=case.id, type="reopened", actor=SYSTEM, at=now)
+    advance(session, case, now)
 
 
 def _reroute_if_nobody_left(session: Session, case: Case, now: datetime) -> None:
@@ -319,7 +389,9 @@ def acknowledge(
         case_id=case.id,
         to_phone=case.reporter_phone,
         from_phone=aud.hotline.number,
-        body=wording.reporter_ack_notice(aud.hotline.name, case.id),
+        body=wording.reporter_ack_notice(
+            aud.hotline.name, case.id, lead=responder.role == "lead"
+        ),
         now=now,
     )
     return wording.ack_confirmation(case.id)

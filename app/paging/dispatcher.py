@@ -29,6 +29,7 @@ from app.paging.outbox import (
     CALL_PAGE,
     CANCELLED,
     CLAIMED,
+    EMERGENCY_NOTICE,
     FAILED,
     PAGE_KINDS,
     PENDING,
@@ -50,6 +51,7 @@ OWED_WHILE = {
     "page": ("open",),
     CALL_PAGE: ("open",),
     "update_notice": ("open", "acknowledged"),
+    EMERGENCY_NOTICE: ("open", "acknowledged"),
 }
 STATUS_PATH = "/twilio/status"
 

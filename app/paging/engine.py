@@ -15,9 +15,16 @@ from app.cases.models import Case, Exclusion, Message
 from app.db import is_sqlite
 from app.observe import step_ran
 from app.paging import escalation
-from app.paging.eligibility import Person, Span, eligible, may_hear
+from app.paging.eligibility import CaseAudience, Person, Span
 from app.paging.models import Outbound
-from app.paging.outbox import CALL_PAGE, PAGE_KINDS, already_queued, enqueue, page_key
+from app.paging.outbox import (
+    CALL_PAGE,
+    EMERGENCY_NOTICE,
+    PAGE_KINDS,
+    already_queued,
+    enqueue,
+    page_key,
+)
 from app.paging.reachability import unreachable_among
 from app.roster.cache import roster_of
 from app.roster.models import Hotline
@@ -27,39 +34,53 @@ BATCH = 50
 
 @dataclass(slots=True)
 class Audience:
-    """Everything eligibility needs about one case, read once per transaction."""
+    """One case's audience rule (app.paging.eligibility.CaseAudience) with what the shells
+    need beside it, read once per transaction. Every path that says or rings anything about
+    a case builds its recipients through `rule`, and the dispatcher asks it again at send
+    time."""
 
     case: Case
     hotline: Hotline
-    people: list[Person]
+    rule: CaseAudience
     spans: list[Span]
-    excluded: set[int]
     names: dict[int, str]
 
+    @property
+    def people(self) -> tuple[Person, ...]:
+        return self.rule.people
+
+    @property
+    def excluded(self) -> frozenset[int]:
+        return self.rule.excluded
+
     def may_hear(self, responder_id: int) -> bool:
-        person = next((p for p in self.people if p.id == responder_id), None)
-        return person is not None and may_hear(person, self.excluded, self.case.reporter_phone)
+        return self.rule.may_hear(responder_id)
 
     def eligible(self, ids: set[int]) -> list[Person]:
-        return eligible(
-            (p for p in self.people if p.id in ids), self.excluded, self.case.reporter_phone
-        )
+        return self.rule.of(ids)
 
 
 def audience(session: Session, case: Case) -> Audience:
+    """Who may hear about the case now: its roster snapshot, less exclusions and anyone
+    deactivated since, less its reporter."""
     hotline = session.get_one(Hotline, case.hotline_id)
     roster = roster_of(session, hotline)
-    excluded = set(
+    excluded = frozenset(
         session.scalars(select(Exclusion.responder_id).where(Exclusion.case_id == case.id))
     )
+    members = frozenset(case.members) if case.members is not None else None
     return Audience(
         case=case,
         hotline=hotline,
-        people=list(roster.people),
+        rule=CaseAudience(roster.people, excluded, case.reporter_phone, members),
         spans=list(roster.spans),
-        excluded=excluded,
         names=roster.names,
     )
+
+
+def roster_snapshot(session: Session, hotline: Hotline) -> list[int]:
+    """The responder ids a case opening now may ever page: the active roster."""
+    return [p.id for p in roster_of(session, hotline).people if p.active]
 
 
 def first_report(session: Session, case_id: int) -> str:
@@ -73,12 +94,20 @@ def first_report(session: Session, case_id: int) -> str:
 
 
 def queue_pages(
-    session: Session, aud: Audience, recipients: list[Person], step: int | str, now: datetime
+    session: Session,
+    aud: Audience,
+    recipients: list[Person],
+    step: int | str,
+    now: datetime,
+    *,
+    report: str | None = None,
 ) -> list[Person]:
     """Queue one page per recipient for this step; a page already owed is not owed twice.
-    Someone SMS cannot reach is paged by a voice call instead."""
+    Someone SMS cannot reach is paged by a voice call instead. `report` is what the page
+    quotes (the case's first message when None)."""
     case = aud.case
-    keys = {p.id: page_key(case.id, p.id, step) for p in recipients}
+    recipients = aud.rule.among(recipients)
+    keys = {p.id: page_key(case.id, p.id, step, case.paging_round) for p in recipients}
     existing = already_queued(session, list(keys.values()))
     paged_before = set(
         session.scalars(
@@ -88,7 +117,8 @@ def queue_pages(
         )
     )
     by_voice = unreachable_among(session, keys)
-    report = first_report(session, case.id)
+    if report is None:
+        report = first_report(session, case.id)
     queued = []
     for person in recipients:
         if keys[person.id] in existing:
@@ -127,9 +157,7 @@ def advance(session: Session, case: Case, now: datetime) -> None:
         record(session, case_id=case.id, type="escalation_ended", actor=SYSTEM, at=now)
         return
     aud = audience(session, case)
-    plan = escalation.plan_step(
-        policy, case.next_step, aud.people, aud.spans, aud.excluded, case.reporter_phone, now
-    )
+    plan = escalation.plan_step(policy, case.next_step, aud.rule, aud.spans, now)
     if plan.unroutable:
         case.next_due_at = None
         if not case.unroutable:
@@ -158,16 +186,23 @@ def advance(session: Session, case: Case, now: datetime) -> None:
         record(session, case_id=case.id, type="escalation_ended", actor=SYSTEM, at=now)
 
 
-def page_everyone(session: Session, case: Case, now: datetime) -> None:
-    """An emergency pages every eligible lead and alternate at once."""
+def page_everyone(
+    session: Session, case: Case, now: datetime, *, report: str, message_id: int
+) -> None:
+    """An emergency pages every eligible lead and alternate at once, quoting `report` (the
+    text that carried the emergency word). On a case someone holds, the holder and everyone
+    else still hear it: an emergency notice, owed until the case is resolved."""
     aud = audience(session, case)
-    recipients = eligible(aud.people, aud.excluded, case.reporter_phone)
+    recipients = aud.rule.everyone()
     if not recipients:
         if not case.unroutable:
             case.unroutable = True
             record(session, case_id=case.id, type="unroutable", actor=SYSTEM, at=now)
         return
-    queued = queue_pages(session, aud, recipients, "emergency", now)
+    if case.status == "open":
+        queued = queue_pages(session, aud, recipients, "emergency", now, report=report)
+    else:
+        queued = _emergency_notices(session, aud, recipients, report, message_id, now)
     record(
         session,
         case_id=case.id,
@@ -176,6 +211,38 @@ def page_everyone(session: Session, case: Case, now: datetime) -> None:
         at=now,
         responders=[aud.names[p.id] for p in queued],
     )
+
+
+def _emergency_notices(
+    session: Session,
+    aud: Audience,
+    recipients: list[Person],
+    report: str,
+    message_id: int,
+    now: datetime,
+) -> list[Person]:
+    """Each text with an emergency word on a held case reaches everyone once."""
+    case = aud.case
+    holder = aud.names.get(case.acknowledged_by_id) if case.acknowledged_by_id else None
+    keys = {p.id: f"emergency:{case.id}:{p.id}:{message_id}" for p in recipients}
+    existing = already_queued(session, list(keys.values()))
+    queued = []
+    for person in recipients:
+        if keys[person.id] in existing:
+            continue
+        enqueue(
+            session,
+            kind=EMERGENCY_NOTICE,
+            case_id=case.id,
+            responder_id=person.id,
+            dedupe_key=keys[person.id],
+            to_phone=person.phone,
+            from_phone=aud.hotline.number,
+            body=wording.emergency_notice(aud.hotline.name, case.id, report, holder),
+            now=now,
+        )
+        queued.append(person)
+    return queued
 
 
 def run_due(factory: sessionmaker[Session], now: datetime) -> int:

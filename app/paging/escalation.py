@@ -9,12 +9,12 @@ repeats at 15), or plus five minutes when there is no spacing to copy.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.paging.eligibility import Person, Span, eligible, tier_members
+from app.paging.eligibility import CaseAudience, Person, Span
 
 DEFAULT_SPACING_MINUTES = 5.0
 
@@ -71,10 +71,8 @@ class StepPlan:
 def plan_step(
     policy: dict[str, Any],
     due_step: int,
-    people: Sequence[Person],
+    audience: CaseAudience,
     shifts: Sequence[Span],
-    excluded: Collection[int],
-    reporter_phone: str | None,
     now: datetime,
 ) -> StepPlan:
     """Whom to page for the step that fell due.
@@ -84,15 +82,14 @@ def plan_step(
     paged; when not even they can be, the case is unroutable.
     """
     for step in range(due_step, step_count(policy)):
-        members = tier_members(step_tier(policy, step)["notify"], people, shifts, now)
-        recipients = eligible(members, excluded, reporter_phone)
+        recipients = audience.tier(step_tier(policy, step)["notify"], shifts, now)
         if recipients:
             return StepPlan(step=step, recipients=tuple(recipients))
     last = max(due_step, step_count(policy) - 1)
-    alternates = eligible(tier_members("alternates", people, shifts, now), excluded, reporter_phone)
+    alternates = audience.tier("alternates", shifts, now)
     if alternates:
         return StepPlan(step=last, recipients=tuple(alternates), fallback=True)
-    leads = eligible(tier_members("all_leads", people, shifts, now), excluded, reporter_phone)
+    leads = audience.tier("all_leads", shifts, now)
     if leads:
         return StepPlan(step=last, recipients=tuple(leads), fallback=True)
     return StepPlan(step=last, recipients=(), unroutable=True)

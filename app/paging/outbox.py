@@ -33,6 +33,9 @@ DELIVERY_FAILED = ("undelivered", "failed")
 
 CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages)
 PAGE_KINDS = ("page", CALL_PAGE)
+# An emergency word on a case someone already holds: everyone eligible hears it at once.
+EMERGENCY_NOTICE = "emergency"
+UPDATE_NOTICE = "update_notice"
 
 NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
 
@@ -74,8 +77,11 @@ def enqueue(
     return row
 
 
-def page_key(case_id: int, responder_id: int, step: int | str) -> str:
-    return f"page:{case_id}:{responder_id}:{step}"
+def page_key(case_id: int, responder_id: int, step: int | str, paging_round: int = 0) -> str:
+    """One page per (case, responder, step) in each paging round: a case whose holder left
+    it pages its policy again from the start (app.cases.service._reopen)."""
+    key = f"page:{case_id}:{responder_id}:{step}"
+    return key if not paging_round else f"{key}:r{paging_round}"
 
 
 def already_queued(session: Session, keys: list[str]) -> set[str]:

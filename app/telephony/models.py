@@ -19,3 +19,17 @@ class WebhookReceipt(Base):
     kind: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answer: Mapped[str] = mapped_column(Text)
+
+
+class EarlyStatus(Base):
+    """A status callback that arrived before the dispatcher stored its SID (Twilio can be
+    that fast): kept here and applied once the SID is stored, never lost."""
+
+    __tablename__ = "early_status"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(20))
+    seconds: Mapped[str | None] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

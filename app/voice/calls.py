@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import service
-from app.cases.models import Case, Message
+from app.cases.models import Case, Exclusion, Message
 from app.paging.engine import audience, queue_pages
+from app.paging.models import Outbound
+from app.paging.outbox import CANCELLED, PAGE_KINDS
 from app.roster.models import Hotline, Responder
 from app.telephony.webhook import EMPTY_TWIML
 from app.voice import twiml
@@ -33,6 +35,10 @@ Answer = tuple[str, bool]  # the TwiML, and whether the worker has something new
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 # Twilio's stand-ins for a withheld caller ID (anonymous, restricted, blocked, unavailable).
 WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696"})
+# A call pages nobody until its caller has chosen at the greeting (2: a lead is involved).
+# A caller who hangs up during the greeting never reaches the choice: its paging starts
+# this long after the call came in, later than any caller still listening could press 2.
+CHOICE_GRACE = timedelta(seconds=30)
 
 
 def identifiable(phone: str) -> bool:
@@ -76,25 +82,38 @@ def reporter_actor(session: Session, hotline_id: int, phone: str) -> str:
 def answer_call(
     session: Session, *, to: str, caller: str, call_sid: str, now: datetime, base: str
 ) -> Answer:
-    """A call opens a case (or joins the caller's open one) and its SMS escalation starts
-    at once: whatever happens to the call later, the report is already paging."""
+    """A call opens a case, whose paging waits for the caller's choice at the greeting (or
+    CHOICE_GRACE, whichever comes first): no lead hears of a call before its caller could
+    press 2. A call from a number with an open case is greeted with that case, and nothing
+    is written on it until the caller chooses: pressing 2 gives the call a case of its own,
+    and whoever holds the open one must see no change at all."""
     hotline = session.scalar(select(Hotline).where(Hotline.number == to, Hotline.active))
     if hotline is None:
         log.warning("call %s to %s, which is no hotline; hung up", call_sid, to)
         return twiml.hang_up(wording.call_not_in_service()), False
+    earlier = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    if earlier is not None:
+        text = wording.call_greeting(hotline.name, earlier.id, joined=True)
+        return twiml.greeting(text, CallUrls(base, earlier.id, joined=True).choice), False
+    case = _open_call_case(session, hotline, caller, call_sid, now)
+    text = wording.call_greeting(hotline.name, case.id, joined=False)
+    return twiml.greeting(text, CallUrls(base, case.id).choice), True
+
+
+def _open_call_case(
+    session: Session, hotline: Hotline, caller: str, call_sid: str, now: datetime, **detail: int
+) -> Case:
     actor = reporter_actor(session, hotline.id, caller)
-    case = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
-    joined = case is not None
-    if case is None:
-        case = service.open_case(
-            session,
-            hotline,
-            reporter_phone=caller,
-            channel="voice",
-            body=None,
-            now=now,
-            actor=actor,
-        )
+    case = service.open_case(
+        session,
+        hotline,
+        reporter_phone=caller,
+        channel="voice",
+        body=None,
+        now=now,
+        actor=actor,
+        paging_from=now + CHOICE_GRACE,
+    )
     record(
         session,
         case_id=case.id,
@@ -102,42 +121,110 @@ def answer_call(
         actor=actor,
         at=now,
         call_sid=call_sid,
-        joined=joined,
+        joined=False,
+        **detail,
     )
-    text = wording.call_greeting(hotline.name, case.id, joined=joined)
-    return twiml.greeting(text, CallUrls(base, case.id).choice), True
+    return case
+
+
+def choose(
+    session: Session,
+    case_id: int,
+    *,
+    joined: bool,
+    lead_involved: bool,
+    call_sid: str,
+    now: datetime,
+    base: str,
+) -> Answer:
+    """The caller chose at the greeting (a key, or silence): paging starts, then ringing.
+
+    2 means a lead responder is involved: every lead is excluded from the call's case
+    (`reporter_flagged`), so only alternates are paged and rung. On a call that would join
+    an open case, 2 opens a case of its own instead (carrying that case's exclusions): an
+    alternate can take it even when a lead holds the earlier one, which stays as it was.
+    """
+    case = locked_case(session, case_id)
+    if case is None:
+        return twiml.hang_up(), False
+    hotline = session.get_one(Hotline, case.hotline_id)
+    actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
+    if joined and lead_involved:
+        earlier = case
+        case = _open_call_case(session, hotline, earlier.reporter_phone, call_sid, now)
+        for exclusion in session.scalars(
+            select(Exclusion).where(Exclusion.case_id == earlier.id).order_by(Exclusion.id)
+        ).all():
+            service.exclude(
+                session, case, exclusion.responder_id, exclusion.reason, now, actor=SYSTEM
+            )
+    elif joined:
+        record(
+            session,
+            case_id=case.id,
+            type="call_received",
+            actor=actor,
+            at=now,
+            call_sid=call_sid,
+            joined=True,
+        )
+    if lead_involved:
+        record(session, case_id=case.id, type="lead_involved", actor=actor, at=now, via="call")
+        leads = session.scalars(
+            select(Responder.id)
+            .where(Responder.hotline_id == case.hotline_id, Responder.role == "lead")
+            .order_by(Responder.id)
+        ).all()
+        for lead_id in leads:
+            service.exclude(
+                session,
+                case,
+                lead_id,
+                "reporter_flagged",
+                now,
+                actor=actor,
+                why="the caller pressed 2: the report involves a lead responder",
+            )
+    service.start_paging(session, case, now)
+    answer, _ = ring(session, case.id, lead_involved=lead_involved, now=now, base=base)
+    if joined and lead_involved:
+        answer = twiml.prefixed(wording.call_own_case(case.id), answer)
+    return answer, True
 
 
 def ring(
     session: Session, case_id: int, *, lead_involved: bool, now: datetime, base: str
 ) -> Answer:
-    """Ring whom the eligibility rule names; past ten, page them by SMS instead.
+    """Ring whom the case's audience rule names; past ten, page them by SMS instead.
 
-    A caller who pressed 2 reaches only the alternates, who are also paged by SMS at once
-    (a lead is conflicted, unknown which: nobody in particular is excluded).
+    A caller who pressed 2 reaches only the alternates (every lead is excluded by then).
     """
     case = locked_case(session, case_id)
     if case is None:
         return twiml.hang_up(), False
     urls = CallUrls(base, case.id)
     aud = audience(session, case)
-    if lead_involved:
-        actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
-        record(session, case_id=case.id, type="lead_involved", actor=actor, at=now, via="call")
     plan = ring_plan(
         case.policy,
-        aud.people,
+        aud.rule,
         aud.spans,
-        aud.excluded,
-        case.reporter_phone,
         now,
         lead_involved=lead_involved,
         holder_id=case.acknowledged_by_id,
     )
-    owed = list(plan.ring + plan.overflow) if lead_involved else list(plan.overflow)
+    paged_already = set(
+        session.scalars(
+            select(Outbound.responder_id).where(
+                Outbound.case_id == case.id,
+                Outbound.kind.in_(PAGE_KINDS),
+                Outbound.status != CANCELLED,
+            )
+        )
+    )
+    owed = [p for p in plan.overflow if p.id not in paged_already]
     paged = []
     if owed and case.status == "open":
-        paged = queue_pages(session, aud, owed, "lead_involved" if lead_involved else 0, now)
+        paged = queue_pages(session, aud, owed, "ring", now)
     record(
         session,
         case_id=case.id,

@@ -6,12 +6,12 @@ are paged by SMS instead, so nobody is silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.paging.eligibility import Person, Span, eligible, on_call_leads, tier_members
+from app.paging.eligibility import CaseAudience, Person, Span, on_call_leads
 from app.paging.escalation import plan_step
 
 MAX_NUMBERS = 10
@@ -25,10 +25,8 @@ class RingPlan:
 
 def ring_plan(
     policy: dict[str, Any],
-    people: Sequence[Person],
+    audience: CaseAudience,
     shifts: Sequence[Span],
-    excluded: Collection[int],
-    reporter_phone: str | None,
     now: datetime,
     *,
     lead_involved: bool,
@@ -43,15 +41,12 @@ def ring_plan(
     ringing nobody while someone could answer.
     """
     if lead_involved:
-        candidates = eligible(
-            tier_members("alternates", people, shifts, now), excluded, reporter_phone
-        )
-        return _first_ten(candidates)
-    candidates = eligible([p for p in people if p.id == holder_id], excluded, reporter_phone)
+        return _first_ten(audience.tier("alternates", shifts, now))
+    candidates = audience.of({holder_id} if holder_id is not None else set())
     if not candidates:
-        candidates = eligible(on_call_leads(people, shifts, now), excluded, reporter_phone)
+        candidates = audience.among(on_call_leads(audience.people, shifts, now))
     if not candidates:
-        step = plan_step(policy, 0, people, shifts, excluded, reporter_phone, now)
+        step = plan_step(policy, 0, audience, shifts, now)
         candidates = list(step.recipients)
     return _first_ten(candidates)
 

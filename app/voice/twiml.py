@@ -26,6 +26,17 @@ def hang_up(text: str | None = None) -> str:
     return str(response)
 
 
+def prefixed(text: str, answer: str) -> str:
+    """The same TwiML answer with something said first."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(answer)
+    say = ElementTree.Element("Say")
+    say.text = text
+    root.insert(0, say)
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(root, encoding="unicode")
+
+
 def say(text: str) -> str:
     """Say something and let the call go on: on a screened leg, ending here bridges it."""
     response = VoiceResponse()

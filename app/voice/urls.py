@@ -17,13 +17,14 @@ class CallUrls:
 
     base: str
     case: int
+    joined: bool = False  # the caller's open case, which the call joins unless they press 2
 
     def _step(self, step: str) -> str:
         return f"{self.base}{VOICE}/{step}?case={self.case}"
 
     @property
     def choice(self) -> str:
-        return self._step("choice")
+        return self._step("choice") + ("&joined=1" if self.joined else "")
 
     @property
     def screen(self) -> str:

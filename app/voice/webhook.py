@@ -57,15 +57,22 @@ async def inbound_call_fallback(request: Request, form: SignedForm) -> Response:
 
 
 @router.post("/twilio/voice/choice", response_class=Response, summary="Greeting answered")
-def choice(form: SignedForm, svc: ServicesDep, case: CaseNumber) -> Response:
+def choice(
+    form: SignedForm,
+    svc: ServicesDep,
+    case: CaseNumber,
+    joined: Annotated[int, Query(description="1: the call joins the caller's open case")] = 0,
+) -> Response:
     (call_sid,) = required(form, "CallSid")
     lead_involved = form.get("Digits", "").strip() == "2"
 
     def handle(session: Session) -> tuple[str, bool]:
-        return calls.ring(
+        return calls.choose(
             session,
             case,
+            joined=bool(joined),
             lead_involved=lead_involved,
+            call_sid=call_sid,
             now=svc.clock(),
             base=svc.settings.public_url,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.paging.eligibility import Person, Span
+from app.paging.eligibility import CaseAudience, Person, Span
 from app.voice.ringing import MAX_NUMBERS, ring_plan
 
 NOW = datetime(2026, 5, 11, 16, 0, tzinfo=UTC)
@@ -29,13 +29,18 @@ def plan(
     lead_involved: bool = False,
     holder_id: int | None = None,
     reporter: str = "+15555550150",
+    members: set[int] | None = None,
 ) -> tuple[list[int], list[int]]:
+    audience = CaseAudience(
+        tuple(people),
+        frozenset(excluded or ()),
+        reporter,
+        frozenset(members) if members is not None else None,
+    )
     result = ring_plan(
         POLICY,
-        people,
+        audience,
         A_ON_SHIFT,
-        excluded or set(),
-        reporter,
         NOW,
         lead_involved=lead_involved,
         holder_id=holder_id,
@@ -73,3 +78,8 @@ def test_at_most_ten_numbers_ring_in_tier_order() -> None:
     ring, overflow = plan(leads)
     assert len(ring) == MAX_NUMBERS == 10
     assert ring == list(range(30, 40)) and overflow == [40, 41]
+
+
+def test_nobody_added_to_the_roster_after_the_case_opened_is_rung() -> None:
+    assert plan(members={2, 3, 4}) == ([2, 3], [])  # the on-call lead came later
+    assert plan(members={2, 3, 4}, lead_involved=True) == ([4], [])
