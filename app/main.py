@@ -21,6 +21,7 @@ from app.settings import Settings, get_settings
 from app.sms import webhook as sms_webhook
 from app.telephony import outage, status
 from app.telephony.transport import Transport
+from app.voice import media as voice_media
 from app.voice import webhook as voice_webhook
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def create_app(
         app.add_exception_handler(error, outage.database_unreachable)
     app.include_router(sms_webhook.router)
     app.include_router(voice_webhook.router)
+    app.include_router(voice_media.router)
     app.include_router(status.router)
     app.include_router(health.router)
     app.include_router(case_views.router)

@@ -7,7 +7,11 @@ GSM-7 characters only, and short: a page should fit in two SMS segments.
 
 from __future__ import annotations
 
+import re
+
 EXCERPT_CHARS = 140
+# Where a voicemail's link goes in a stored text; each reader gets a link of their own.
+VOICEMAIL_MARKER = re.compile(r"<voicemail:(\d+)>")
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -165,9 +169,10 @@ def invalid(reason: str) -> str:
 # --- attached to a case from a call ---------------------------------------------------
 
 
-def voicemail_recording(url: str) -> str:
-    """Short, so the link survives the page excerpt when it is the case's first message."""
-    return f"Voicemail: {url}"
+def voicemail_recording(link: str) -> str:
+    """Short, so the link survives the page excerpt when it is the case's first message.
+    Stored with a marker that becomes a link of each reader's own (app.voice.recordings)."""
+    return f"Voicemail: {link}"
 
 
 def voicemail_transcription(text: str) -> str:
@@ -264,7 +269,9 @@ def outage_call_step(emergency_info: str | None) -> str:
 
 def call_page(page_text: str, case: int) -> str:
     """A page read out on a call: the SMS reply hint becomes a key to press."""
-    spoken = page_text.removesuffix(_ack_hint(case)).strip().replace("[", "").replace("]", ":")
+    spoken = page_text.removesuffix(_ack_hint(case)).strip()
+    spoken = VOICEMAIL_MARKER.sub("a voicemail", spoken)
+    spoken = spoken.replace("[", "").replace("]", ":")
     if not spoken.endswith((".", "!", "?")):
         spoken += "."
     return f"This is a page from the incident hotline. {spoken} Press 1 to take case {case}."

@@ -114,7 +114,8 @@ class Recording(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     sid: Mapped[str | None] = mapped_column(String(64))
-    twilio_url: Mapped[str] = mapped_column(String(500))
+    # Encrypted like every report content; emptied by retention (app.privacy.retention).
+    twilio_url: Mapped[str] = mapped_column(EncryptedText)
     seconds: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -7,7 +7,7 @@ is in a token's list exactly when its detail answers 200.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from app.cases.schemas import (
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED
 from app.roster.models import Hotline, Responder
+from app.wording import VOICEMAIL_MARKER
 
 
 def involved_case_ids(responder_ids: frozenset[int]) -> Select[tuple[int]]:
@@ -193,7 +194,14 @@ def list_cases(session: Session, caller: Caller, *, limit: int, **filters: objec
     )
 
 
-def case_detail(session: Session, caller: Caller, case: Case) -> CaseDetail:
+def case_detail(
+    session: Session,
+    caller: Caller,
+    case: Case,
+    *,
+    links: Callable[[str], str] = lambda text: VOICEMAIL_MARKER.sub("(voicemail)", text),
+) -> CaseDetail:
+    """`links` turns the voicemail markers in messages into links for this caller."""
     hotline = session.get_one(Hotline, case.hotline_id)
     responders = session.execute(
         select(
@@ -269,7 +277,7 @@ def case_detail(session: Session, caller: Caller, case: Case) -> CaseDetail:
             suggested_responses=record.suggested_responses,
         ),
         messages=[
-            MessageOut(direction=m.direction, author=m.author, body=m.body, at=m.at)
+            MessageOut(direction=m.direction, author=m.author, body=links(m.body), at=m.at)
             for m in messages
         ],
         pages=pages,

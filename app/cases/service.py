@@ -389,9 +389,7 @@ def acknowledge(
         case_id=case.id,
         to_phone=case.reporter_phone,
         from_phone=aud.hotline.number,
-        body=wording.reporter_ack_notice(
-            aud.hotline.name, case.id, lead=responder.role == "lead"
-        ),
+        body=wording.reporter_ack_notice(aud.hotline.name, case.id, lead=responder.role == "lead"),
         now=now,
     )
     return wording.ack_confirmation(case.id)

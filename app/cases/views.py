@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -25,7 +27,9 @@ from app.cases.schemas import (
 )
 from app.db import transaction
 from app.paging.worker import announce_work
-from app.services import ServicesDep
+from app.services import Services, ServicesDep
+from app.voice import recordings
+from app.voice.recordings import Bearer
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -34,6 +38,18 @@ CaseNumber = Annotated[
     Path(ge=1, le=MAX_ID, description="The case number", openapi_examples={"case 1": {"value": 1}}),
 ]
 E164 = r"^\+[1-9][0-9]{1,14}$"
+
+
+def _links(svc: Services, caller: Caller) -> Callable[[str], str]:
+    """Voicemail links in an API answer: bound to this token, short-lived, re-checked when
+    followed (app.voice.recordings)."""
+    return partial(
+        recordings.expand,
+        base=svc.settings.public_url,
+        secret=svc.settings.twilio_auth_token or "",
+        bearer=Bearer("t", caller.token_id),
+        now=svc.clock(),
+    )
 
 
 def _case(session: Session, caller: Caller, number: int, *, lock: bool = False) -> Case:
@@ -98,7 +114,9 @@ def list_cases(
 )
 def get_case(n: CaseNumber, svc: ServicesDep, caller: CallerDep) -> CaseDetail:
     with svc.sessions() as session:
-        return queries.case_detail(session, caller, _case(session, caller, n))
+        return queries.case_detail(
+            session, caller, _case(session, caller, n), links=_links(svc, caller)
+        )
 
 
 @router.patch(
@@ -117,7 +135,7 @@ def patch_case(
         writes.update_record(
             session, case, patch.model_dump(exclude_unset=True), caller, svc.clock()
         )
-        return queries.case_detail(session, caller, case)
+        return queries.case_detail(session, caller, case, links=_links(svc, caller))
 
 
 @router.post(
@@ -161,6 +179,6 @@ def resolve_case(n: CaseNumber, body: ResolveIn, svc: ServicesDep, caller: Edito
         except writes.AlreadyResolved:
             raise HTTPException(409, f"case {n} is already resolved") from None
         announce_work(session)
-        detail = queries.case_detail(session, caller, case)
+        detail = queries.case_detail(session, caller, case, links=_links(svc, caller))
     svc.wakeup.set()  # the notices to whoever was paged go out now
     return detail

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,7 @@ from app.audit.log import SYSTEM, record
 from app.cases.models import Case
 from app.db import is_sqlite
 from app.observe import first_page_sent
+from app.paging import delivery
 from app.paging.engine import Audience, audience
 from app.paging.models import Outbound
 from app.paging.outbox import (
@@ -37,7 +38,8 @@ from app.paging.outbox import (
 )
 from app.roster.models import Responder
 from app.telephony.transport import SendError, Sent, Transport
-from app.voice import pages
+from app.voice import pages, recordings
+from app.voice.recordings import Bearer
 from app.voice.urls import page_url
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Claim:
     body: str
     attempt: int
     maybe_sent_before: bool
+    responder_id: int | None = None
 
 
 def backoff(attempt: int, rand: Callable[[], float] = random.random) -> timedelta:
@@ -111,6 +114,7 @@ def claim(
                     row.body,
                     row.attempts,
                     maybe_sent_before,
+                    row.responder_id,
                 )
             )
     return claims
@@ -130,9 +134,17 @@ def _no_longer_owed(session: Session, row: Outbound, audiences: dict[int, Audien
     return None
 
 
-def send(transport: Transport, claim: Claim, public_url: str) -> Sent | SendError:
+def send(
+    transport: Transport,
+    claim: Claim,
+    public_url: str,
+    *,
+    link_secret: str = "",
+    now: datetime | None = None,
+) -> Sent | SendError:
     """Hand one message or call to the transport; its status callbacks come to
-    /twilio/status, and a call fetches its TwiML from this service too."""
+    /twilio/status, and a call fetches its TwiML from this service too. A voicemail in the
+    text becomes a link made now for this recipient alone (app.voice.recordings)."""
     status_callback = public_url + STATUS_PATH
     try:
         if claim.kind == CALL_PAGE:
@@ -142,10 +154,18 @@ def send(transport: Transport, claim: Claim, public_url: str) -> Sent | SendErro
                 url=page_url(public_url, claim.id),
                 status_callback=status_callback,
             )
+        bearer = Bearer("r", claim.responder_id) if claim.responder_id is not None else None
+        body = recordings.expand(
+            claim.body,
+            base=public_url,
+            secret=link_secret,
+            bearer=bearer,
+            now=now or datetime.now(UTC),
+        )
         return transport.send_sms(
             to=claim.to_phone,
             from_=claim.from_phone,
-            body=claim.body,
+            body=body,
             status_callback=status_callback,
         )
     except SendError as error:
@@ -183,6 +203,8 @@ def finish(
                 **detail,
             )
             first_page_sent(session, row, now)
+            # A status callback may have come before the SID was stored: apply it now.
+            delivery.apply_early(session, row, now)
             return
         detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
         row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason
@@ -227,6 +249,7 @@ def dispatch_due(
     clock: Callable[[], datetime],
     pool: ThreadPoolExecutor | None = None,
     lease: timedelta = LEASE,
+    link_secret: str = "",
 ) -> int:
     """Send one batch of due messages; returns how many were attempted."""
     claimed_at = clock()
@@ -252,7 +275,8 @@ def dispatch_due(
                 held_since = clock()
                 lost |= {r.id for r in queue[i:]} - renew(sessions, queue[i:], held_since, lease)
             if c.id not in lost:  # else another worker took it over: it sends it
-                finish(sessions, c, send(transport, c, public_url), clock())
+                outcome = send(transport, c, public_url, link_secret=link_secret, now=clock())
+                finish(sessions, c, outcome, clock())
 
     queues = list(by_recipient.values())
     if pool is None or len(queues) == 1:

@@ -9,7 +9,6 @@ cannot forget a conflict. It holds the case's snapshot of the roster taken when 
 opened: a reload that adds someone, or gives a person a new row, never reaches a running case.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence

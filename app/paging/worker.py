@@ -56,7 +56,13 @@ class Worker:
         while engine.run_due(s.sessions, s.clock()):
             pass
         while dispatcher.dispatch_due(
-            s.sessions, s.transport, s.settings.public_url, s.clock, self.pool, self.lease
+            s.sessions,
+            s.transport,
+            s.settings.public_url,
+            s.clock,
+            self.pool,
+            self.lease,
+            link_secret=s.settings.twilio_auth_token or "",
         ):
             pass
         self._retention()

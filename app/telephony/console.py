@@ -11,7 +11,7 @@ import threading
 import uuid
 from typing import TextIO
 
-from app.telephony.transport import Sent
+from app.telephony.transport import SendError, Sent
 
 __all__ = ["ConsoleTransport"]
 
@@ -53,6 +53,12 @@ class ConsoleTransport:
             self.out.write(f"[console] DELETE recording {sid}\n")
             self.out.flush()
             self.sent.append(("delete_recording", "", "", sid))
+
+    def stream_media(self, url: str) -> tuple[str, object]:
+        """Nothing was recorded at Twilio in an offline demo."""
+        raise SendError(
+            "recording not fetched: the console transport reaches no Twilio", retryable=False
+        )
 
     def close(self) -> None:
         """Nothing to release; present so callers can close any transport."""

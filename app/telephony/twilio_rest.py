@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -172,6 +172,7 @@ class TwilioTransport:
             raise ValueError("TwilioTransport needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         self.http_client = HttpxTwilioClient(api_base_url, timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
+        self._credentials = (account_sid, auth_token)
 
     def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> Sent:
         """Create an outbound message; Twilio queues it and reports progress to the callback."""
@@ -202,6 +203,38 @@ class TwilioTransport:
                 f"recording not deleted: cannot reach Twilio ({type(exc).__name__})",
                 retryable=True,
             ) from exc
+
+    def stream_media(self, url: str) -> tuple[str, Iterator[bytes]]:
+        """A recording (or other media) at Twilio, fetched with the account's credentials:
+        with "HTTP auth for media" on, nothing else can read it. The URL is moved onto
+        TWILIO_API_BASE_URL like every REST call, so the credentials never go elsewhere
+        (a redirect to another host drops them). Returns its media type and its bytes."""
+        client = self.http_client._client
+        request = client.build_request(
+            "GET", self.http_client.rebase(url), auth=httpx.BasicAuth(*self._credentials)
+        )
+        try:
+            response = client.send(request, stream=True, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise SendError(
+                f"recording not fetched: cannot reach Twilio ({type(exc).__name__})",
+                retryable=True,
+            ) from exc
+        if response.status_code != 200:
+            response.close()
+            raise SendError(
+                f"recording not fetched: HTTP {response.status_code}",
+                retryable=response.status_code >= 500,
+                http_status=response.status_code,
+            )
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from response.iter_bytes()
+            finally:
+                response.close()
+
+        return response.headers.get("content-type", "audio/mpeg"), chunks()
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

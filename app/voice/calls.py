@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import service
-from app.cases.models import Case, Exclusion, Message
+from app.cases.models import Case, Exclusion, Recording
 from app.paging.engine import audience, queue_pages
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, PAGE_KINDS
 from app.roster.models import Hotline, Responder
-from app.telephony.webhook import EMPTY_TWIML
+from app.telephony.webhook import EMPTY_TWIML, replaying
 from app.voice import twiml
+from app.voice.recordings import marker
 from app.voice.ringing import ring_plan
 from app.voice.urls import CallUrls
 
@@ -95,13 +96,21 @@ def answer_call(
     if earlier is not None:
         text = wording.call_greeting(hotline.name, earlier.id, joined=True)
         return twiml.greeting(text, CallUrls(base, earlier.id, joined=True).choice), False
-    case = _open_call_case(session, hotline, caller, call_sid, now)
+    # A call replayed after a database outage was hung up long ago, with no choice.
+    chosen = replaying.get() is not None
+    case = _open_call_case(session, hotline, caller, call_sid, now, page_now=chosen)
     text = wording.call_greeting(hotline.name, case.id, joined=False)
     return twiml.greeting(text, CallUrls(base, case.id).choice), True
 
 
 def _open_call_case(
-    session: Session, hotline: Hotline, caller: str, call_sid: str, now: datetime, **detail: int
+    session: Session,
+    hotline: Hotline,
+    caller: str,
+    call_sid: str,
+    now: datetime,
+    *,
+    page_now: bool = False,
 ) -> Case:
     actor = reporter_actor(session, hotline.id, caller)
     case = service.open_case(
@@ -112,7 +121,7 @@ def _open_call_case(
         body=None,
         now=now,
         actor=actor,
-        paging_from=now + CHOICE_GRACE,
+        paging_from=None if page_now else now + CHOICE_GRACE,
     )
     record(
         session,
@@ -122,7 +131,6 @@ def _open_call_case(
         at=now,
         call_sid=call_sid,
         joined=False,
-        **detail,
     )
     return case
 
@@ -358,15 +366,31 @@ def attach_recording(
     seconds: str | None,
     now: datetime,
 ) -> bool:
-    """Attach a voicemail's URL to its case once, whichever of Twilio's two reports of it
-    (the `<Record>` action, the recording status callback) comes first. The case row is
-    locked by the caller, so the check and the insert cannot interleave."""
-    body = wording.voicemail_recording(url)
-    # Bodies are encrypted (app.privacy.types): compare them here, not in SQL.
-    if body in session.scalars(select(Message.body).where(Message.case_id == case.id)):
+    """Attach a voicemail to its case once, whichever of Twilio's two reports of it (the
+    `<Record>` action, the recording status callback) comes first. The case row is locked
+    by the caller, so the check and the insert cannot interleave. The Twilio URL is kept
+    (encrypted) in `recording`; the case's message carries a marker that each reader gets
+    as a link of their own (app.voice.recordings)."""
+    # URLs are encrypted (app.privacy.types): recognise the recording by its SID.
+    key = (recording_sid or url.rstrip("/").rsplit("/", 1)[-1])[:64]
+    seen = session.scalar(
+        select(Recording.id).where(Recording.case_id == case.id, Recording.sid == key)
+    )
+    if seen is not None:
         return False
+    recording = Recording(
+        case_id=case.id,
+        sid=key,
+        twilio_url=url,
+        seconds=int(seconds) if seconds and seconds.isdigit() else None,
+        at=now,
+    )
+    session.add(recording)
+    session.flush()
     actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
-    service.add_text(session, case, body, now, actor=actor)
+    service.add_text(
+        session, case, wording.voicemail_recording(marker(recording.id)), now, actor=actor
+    )
     record(
         session,
         case_id=case.id,

@@ -6,8 +6,8 @@
 - recording: a voicemail's Twilio recording, reached only through a signed link.
 - early_status: a status callback that came before its SID was stored, kept until it is.
 
-Revision ID: 0006_i9a
-Revises: 0005
+Revision ID: 0007_i9a
+Revises: 0006_privacy_at_rest
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import app.db
 from alembic import op
 
-revision: str = "0006_i9a"
-down_revision: str | None = "0005"
+revision: str = "0007_i9a"
+down_revision: str | None = "0006_privacy_at_rest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("case_id", sa.Integer(), sa.ForeignKey("case.id"), nullable=False),
         sa.Column("sid", sa.String(64), nullable=True),
-        sa.Column("twilio_url", sa.String(500), nullable=False),
+        sa.Column("twilio_url", sa.Text(), nullable=False),  # encrypted (app.privacy)
         sa.Column("seconds", sa.Integer(), nullable=True),
         sa.Column("at", app.db.UTCDateTime(), nullable=False),
     )

@@ -1,0 +1,129 @@
+"""Delivery reports for what the service sent: a row's status moves forward only, and a
+page that could not be delivered falls back (an SMS page to a call, a call page to the next
+tier, app.voice.pages).
+
+Twilio can report on a message before the dispatcher has stored its SID (the send and the
+callback race). Such a report is kept (`EarlyStatus`) and applied the moment the SID is
+stored, in that transaction: a `failed` report is never lost, nor its fallback. On
+PostgreSQL both sides take an advisory lock on the SID, so one of them always sees the other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.audit.log import SYSTEM, record
+from app.paging.models import Outbound
+from app.paging.outbox import DELIVERY_FAILED, PROVIDER_ORDER
+from app.paging.reachability import mark_reachable
+from app.roster.models import Responder
+from app.telephony.models import EarlyStatus
+from app.voice import pages
+
+EARLY_KEPT = timedelta(days=1)
+
+
+def lock_sid(session: Session, sid: str) -> None:
+    """Serialise the dispatcher storing a SID and a callback about it (PostgreSQL; SQLite
+    has one writer at a time anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(sid))))
+
+
+def report(
+    session: Session,
+    sid: str,
+    status: str,
+    now: datetime,
+    *,
+    code: str | None = None,
+    seconds: str | None = None,
+) -> bool:
+    """One status callback. Returns whether the worker has new work (a fallback)."""
+    lock_sid(session, sid)
+    row = session.scalar(select(Outbound).where(Outbound.provider_sid == sid).with_for_update())
+    if row is None:
+        # Kept until its SID is stored; one never stored (not ours) is let go after a day.
+        session.execute(delete(EarlyStatus).where(EarlyStatus.received_at < now - EARLY_KEPT))
+        session.add(
+            EarlyStatus(
+                sid=sid[:64],
+                status=status[:20],
+                code=code[:20] if code else None,
+                seconds=seconds[:20] if seconds else None,
+                received_at=now,
+            )
+        )
+        return False
+    return progress(session, row, status, now, code=code, seconds=seconds)
+
+
+def apply_early(session: Session, row: Outbound, now: datetime) -> bool:
+    """The SID was just stored: apply what Twilio reported about it meanwhile, in order."""
+    if row.provider_sid is None:
+        return False
+    lock_sid(session, row.provider_sid)
+    early = session.scalars(
+        select(EarlyStatus).where(EarlyStatus.sid == row.provider_sid).order_by(EarlyStatus.id)
+    ).all()
+    work = False
+    for kept in early:
+        work |= progress(session, row, kept.status, now, code=kept.code, seconds=kept.seconds)
+    if early:
+        session.execute(delete(EarlyStatus).where(EarlyStatus.sid == row.provider_sid))
+    return work
+
+
+def progress(
+    session: Session,
+    row: Outbound,
+    status: str,
+    now: datetime,
+    *,
+    code: str | None = None,
+    seconds: str | None = None,
+) -> bool:
+    if row.kind == pages.CALL_PAGE:
+        return pages.call_progress(session, row, status, now, code=code, seconds=seconds)
+    return _message_progress(session, row, status, code, now)
+
+
+def _message_progress(
+    session: Session, row: Outbound, status: str, code: str | None, now: datetime
+) -> bool:
+    """Move a message forward and log it; returns whether a fallback call was queued."""
+    if status not in PROVIDER_ORDER or PROVIDER_ORDER[status] <= PROVIDER_ORDER.get(row.status, 0):
+        return False  # unknown, late or repeated: never roll back
+    row.status = status
+    prefix = "page" if row.kind == "page" else "message"
+    if status == "delivered":
+        if row.responder_id is not None:
+            responder = session.get_one(Responder, row.responder_id)
+            mark_reachable(session, responder, now, why="an SMS was delivered")
+        record(
+            session,
+            case_id=row.case_id,
+            type=f"{prefix}_delivered",
+            actor=SYSTEM,
+            at=now,
+            outbound_id=row.id,
+            sid=row.provider_sid,
+        )
+    elif status in DELIVERY_FAILED:
+        row.error = f"{status} (code {code})" if code else status
+        record(
+            session,
+            case_id=row.case_id,
+            type=f"{prefix}_failed",
+            actor=SYSTEM,
+            at=now,
+            outbound_id=row.id,
+            sid=row.provider_sid,
+            status=status,
+            code=code,
+        )
+        return pages.call_instead(session, row, now)
+    return False
