@@ -210,11 +210,14 @@ class TwilioTransport:
         TWILIO_API_BASE_URL like every REST call, so the credentials never go elsewhere
         (a redirect to another host drops them). Returns its media type and its bytes."""
         client = self.http_client._client
-        request = client.build_request(
-            "GET", self.http_client.rebase(url), auth=httpx.BasicAuth(*self._credentials)
-        )
+        request = client.build_request("GET", self.http_client.rebase(url))
         try:
-            response = client.send(request, stream=True, follow_redirects=True)
+            response = client.send(
+                request,
+                stream=True,
+                auth=httpx.BasicAuth(*self._credentials),
+                follow_redirects=True,
+            )
         except httpx.HTTPError as exc:
             raise SendError(
                 f"recording not fetched: cannot reach Twilio ({type(exc).__name__})",

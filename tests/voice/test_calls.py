@@ -30,6 +30,7 @@ from tests.harness import (
     count,
     recipients,
 )
+from app.voice.calls import CHOICE_GRACE
 from tests.voice.phone import Answer, Call, sid
 
 VOICE = f"{PUBLIC_URL}/twilio/voice"
@@ -80,12 +81,14 @@ def test_a_call_rings_the_on_call_lead_who_takes_it_by_pressing_1(hl: Hotline) -
     assert greeting.one("Redirect").text == f"{VOICE}/choice?case=1"
     assert "Example Conf 2026" in greeting.said and "press 2" in greeting.said
     assert case(hl).channel == "voice" and case(hl).reporter_phone == REPORTER
-    # Paging by SMS starts with the call: a responder who misses the ring has a text.
-    page = hl.run()
-    assert recipients(page) == {AVERY} and "ACK 1" in page[0].body
+    # Nobody hears of the call before the caller could press 2.
+    assert hl.run() == []
 
     ringing = call.press(greeting, None)  # no key: the Redirect rings the leads
     assert ringing is not None and ringing.verbs == ["Dial"]
+    # Paging by SMS starts with the ringing: a responder who misses the ring has a text.
+    page = hl.run()
+    assert recipients(page) == {AVERY} and "ACK 1" in page[0].body
     dial = call.dial(ringing)
     assert dial.numbers == [AVERY]  # the on-call lead at noon
     assert dial.caller_id == HOTLINE  # never the reporter's number
@@ -115,10 +118,10 @@ def test_a_call_rings_the_on_call_lead_who_takes_it_by_pressing_1(hl: Hotline) -
     assert hl.after(minutes=30) == []
     assert types(hl) == [
         "case_opened",
-        "paging",
         "call_received",
-        "page_sent",
+        "paging",
         "call_ringing",
+        "page_sent",
         "acknowledged",
         "message_sent",
         "call_leg_ended",
@@ -152,7 +155,7 @@ def test_nobody_answers_and_the_voicemail_is_attached_and_paged(hl: Hotline) -> 
     thanks, recording = call.leave_voicemail(offer)
     assert thanks.hangs_up and "attached to case 1" in thanks.said
     call.recording_status(offer, recording, "completed")  # the same recording, reported again
-    assert messages(hl) == [f"Voicemail: {recording['RecordingUrl']}"]
+    assert messages(hl) == ["Voicemail: <voicemail:1>"]  # a link of each reader's own
 
     call.transcribed(offer, recording, "A man at booth 12 keeps touching people's shoulders.")
     assert messages(hl)[1] == (
@@ -161,10 +164,12 @@ def test_nobody_answers_and_the_voicemail_is_attached_and_paged(hl: Hotline) -> 
     update = hl.run()
     assert recipients(update) == {AVERY}  # whoever was paged hears the words
     assert "booth 12 keeps touching" in update[0].body
-    # The escalation policy carries on by SMS, and later pages carry the recording.
+    # The escalation policy carries on by SMS, and later pages link to the recording,
+    # through the service: never Twilio's URL.
     tier2 = hl.after(minutes=5)
     assert recipients(tier2) == set(LEADS)
-    assert all("Voicemail: https://api.twilio.com" in m.body for m in tier2)
+    assert all(f"Voicemail: {PUBLIC_URL}/recordings/" in m.body for m in tier2)
+    assert not any("twilio.com" in m.body for m in tier2)
 
 
 def test_busy_failed_or_canceled_ringing_offers_voicemail_too(hl: Hotline) -> None:
@@ -177,7 +182,8 @@ def test_busy_failed_or_canceled_ringing_offers_voicemail_too(hl: Hotline) -> No
 
 def test_a_caller_who_hangs_up_still_leaves_a_case_that_pages(hl: Hotline) -> None:
     Call.to_hotline(hl, REPORTER).dial_in()  # and hangs up during the greeting
-    assert recipients(hl.run()) == {AVERY}
+    assert hl.run() == []  # they might still have pressed 2
+    assert recipients(hl.after(seconds=CHOICE_GRACE.total_seconds())) == {AVERY}
     assert recipients(hl.after(minutes=5)) == set(LEADS)
     assert recipients(hl.after(minutes=5)) == set(ALTERNATES)
 
@@ -189,7 +195,7 @@ def test_a_hang_up_during_the_message_still_attaches_it(hl: Hotline) -> None:
     # Twilio may skip the <Record action> on a hang-up; the status callback still comes.
     call.recording_status(offer, recording, "completed")
     call.recording_status(offer, recording, "completed")
-    assert messages(hl) == [f"Voicemail: {recording['RecordingUrl']}"]
+    assert messages(hl) == ["Voicemail: <voicemail:1>"]
     assert detail(hl, "voicemail_recorded")["seconds"] == "9"
 
 
@@ -213,17 +219,25 @@ def test_press_2_rings_only_the_alternates_and_pages_them(hl: Hotline) -> None:
     assert dial.numbers == [DANA, EMERY]
     assert dial.caller_id == HOTLINE
     assert "lead_involved" in types(hl)
-    assert count(hl, Exclusion) == 0  # we do not know which lead: nobody is excluded
+    # We do not know which lead: every lead is excluded, flagged by the reporter.
+    with hl.services.sessions() as session:
+        excluded = {e.responder.phone: e.reason for e in session.scalars(select(Exclusion))}
+    assert excluded == dict.fromkeys(LEADS, "reporter_flagged")
+    assert all("pressed 2" in e.detail["why"] for e in events(hl) if e.type == "excluded")
     sent = hl.run()
-    assert recipients(sent) == {AVERY, DANA, EMERY}  # tier 1 as always, and the alternates
+    assert recipients(sent) == {DANA, EMERY}  # the alternates, at once; no lead
 
     dana, screening = call.answered_by(dial, DANA)
     accepted = dana.press(screening, "1")
     assert accepted is not None and "You have case 1" in accepted.said
     assert case(hl).acknowledged_by_id is not None
     told = hl.run()
-    assert recipients(told) == {AVERY, EMERY, REPORTER}
+    assert recipients(told) == {EMERY, REPORTER}
     assert all("taken by Dana Okafor" in m.body for m in told if m.to != REPORTER)
+    # The reporter is not told a lead has it: a responder has.
+    (to_reporter,) = [m.body for m in told if m.to == REPORTER]
+    assert "a responder has your report" in to_reporter and "lead" not in to_reporter
+    assert hl.after(minutes=30) == [] and hl.twilio.take_calls() == []
 
 
 def test_a_lead_named_in_the_voicemail_is_excluded_and_never_rung_again(hl: Hotline) -> None:
