@@ -1,6 +1,9 @@
-"""The conflict invariant, over random rosters, reports, commands and clock advances:
+"""The conflict invariant, over random rosters, reports, calls, commands, roster reloads
+and clock advances:
 
-- no message about a case ever goes to a responder excluded from it at the time of sending;
+- no message, voice page or ring about a case ever reaches a responder excluded from it at
+  the time (voicemail notices and transcripts included), nor anyone who was not on the
+  roster when the case opened, nor any lead once its caller pressed 2;
 - every case still open has an eligible responder paged, every taken case is held by an
   eligible responder, and a case is unroutable only when nobody at all is eligible.
 """
@@ -24,6 +27,7 @@ from app.paging.models import Outbound
 from app.roster.models import Responder
 from tests.conftest import empty
 from tests.harness import HOTLINE, Hotline
+from tests.voice.phone import Answer, Call
 
 POOL = [
     ("Avery Quinn", "Avery"),
@@ -37,6 +41,7 @@ POOL = [
 REPORTERS = ["+15555550150", "+15555550151", "+15555550152"]
 CASE_IN_BODY = re.compile(r"\b[Cc]ase (\d+)\b")
 EXAMPLES = int(os.environ.get("HOTLINE_PROPERTY_EXAMPLES", "40"))
+STATS = {"examples": 0, "sent": 0, "rung": 0}  # printed by the last test of this module
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,16 @@ class Roster:
     on_shift: list[bool]
     tiers: list[tuple[str, float]]
     repeat: int
+
+    def reloaded(self, variant: str) -> Roster:
+        """The same roster reloaded with someone added, or its first person renamed and
+        given a new number (a new row, as far as the hotline can tell)."""
+        if variant == "add":
+            extra = ("Harper Vale", "Harper", "+15555550130", "lead")
+            return Roster([*self.people, extra], [*self.on_shift, True], self.tiers, self.repeat)
+        _, _, _, role = self.people[0]
+        renamed = ("Indigo Reyes", "Indigo", "+15555550131", role)
+        return Roster([renamed, *self.people[1:]], self.on_shift, self.tiers, self.repeat)
 
     def yaml(self) -> str:
         lines = [
@@ -125,45 +140,108 @@ def scenarios(draw: st.DrawFn) -> tuple[Roster, list[tuple[str, ...]]]:
     )
     report = st.tuples(st.just("text"), st.sampled_from(REPORTERS), report_text(roster))
     advance = st.tuples(st.just("advance"), st.sampled_from(["0.5", "1", "3", "6"]))
-    actions = draw(st.lists(st.one_of(report, report, command, advance), min_size=1, max_size=12))
+    call = st.tuples(
+        st.just("call"),
+        st.sampled_from(REPORTERS),
+        st.sampled_from(["hangup", "silence", "2", "2"]),
+        report_text(roster),
+    )
+    reload = st.tuples(st.just("reload"), st.sampled_from(["add", "rename"]))
+    actions = draw(
+        st.lists(st.one_of(report, report, command, advance, call, reload), min_size=1, max_size=12)
+    )
     return roster, actions
 
 
 class Watch:
-    """Checks, as each message leaves, that its recipient may hear about the case it names."""
+    """Checks, as each message, voice page or ring leaves, that its recipient may hear
+    about the case it is about."""
 
     def __init__(self, hl: Hotline) -> None:
         self.hl = hl
         self.violations: list[str] = []
         self.sent = 0
-        original = hl.twilio.answer
+        self.rung = 0
+        self.lead_involved: set[int] = set()  # cases whose caller pressed 2
+        sms, call = hl.twilio.answer, hl.twilio.answer_call
 
         def answer(request: httpx.Request) -> httpx.Response:
-            self.check(request)
-            return original(request)
+            form = _form(request)
+            self.sent += 1
+            cases = {int(n) for n in CASE_IN_BODY.findall(form["Body"])}
+            self.check(form["To"], cases, "SMS")
+            return sms(request)
+
+        def answer_call(request: httpx.Request) -> httpx.Response:
+            form = _form(request)
+            self.sent += 1
+            outbound_id = int(form["Url"].rsplit("/", 1)[-1])
+            with self.hl.services.sessions() as session:
+                row = session.get(Outbound, outbound_id)
+                cases = {row.case_id} if row is not None and row.case_id else set()
+            self.check(form["To"], cases, "voice page")
+            return call(request)
 
         hl.respx.routes[0].side_effect = answer
+        hl.respx.routes[1].side_effect = answer_call
 
-    def check(self, request: httpx.Request) -> None:
-        from urllib.parse import parse_qs
+    def rings(self, answer: Answer) -> None:
+        """A <Dial> rings its numbers about the case its URLs name."""
+        if "Dial" not in answer.verbs:
+            return
+        dial = Call.dial(answer)
+        case_id = int(dial.action.split("case=")[1].split("&")[0])
+        for phone in dial.numbers:
+            self.rung += 1
+            self.check(phone, {case_id}, "ring")
 
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        self.sent += 1
+    def check(self, phone: str, case_ids: set[int], channel: str) -> None:
         with self.hl.services.sessions() as session:
-            responder_ids = session.scalars(
-                select(Responder.id).where(Responder.phone == form["To"])
-            ).all()
-            for case_id in {int(n) for n in CASE_IN_BODY.findall(form["Body"])}:
+            rows = session.scalars(select(Responder).where(Responder.phone == phone)).all()
+            ids = [r.id for r in rows]
+            for case_id in case_ids:
                 case = session.get(Case, case_id)
-                if case is None or case.reporter_phone == form["To"]:
+                if case is None or case.reporter_phone == phone:
                     continue  # what the reporter hears about their own report
                 excluded = session.scalar(
                     select(Exclusion.id).where(
-                        Exclusion.case_id == case_id, Exclusion.responder_id.in_(responder_ids)
+                        Exclusion.case_id == case_id, Exclusion.responder_id.in_(ids)
                     )
                 )
                 if excluded is not None:
-                    self.violations.append(f"case {case_id} sent to excluded {form['To']}")
+                    self.violations.append(f"{channel}: case {case_id} to excluded {phone}")
+                if case.members is not None and not set(ids) & set(case.members):
+                    self.violations.append(f"{channel}: case {case_id} to newcomer {phone}")
+                if case_id in self.lead_involved and any(r.role == "lead" for r in rows):
+                    self.violations.append(f"{channel}: press-2 case {case_id} to lead {phone}")
+
+
+def _form(request: httpx.Request) -> dict[str, str]:
+    from urllib.parse import parse_qs
+
+    return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+
+
+def place_call(hl: Hotline, watch: Watch, caller: str, choice: str, words: str) -> None:
+    """A call: hang up at the greeting, let it run out, or press 2; nobody answers the
+    ringing, and the caller leaves a voicemail whose transcript is `words`."""
+    call = Call.to_hotline(hl, caller)
+    greeting = call.dial_in()
+    if choice == "hangup":
+        return
+    answer = call.press(greeting, "2" if choice == "2" else None)
+    assert answer is not None
+    if choice == "2":
+        url = next(el.get("action") or "" for el in answer.root.iter() if el.get("action"))
+        watch.lead_involved.add(int(url.split("case=")[1].split("&")[0]))
+    watch.rings(answer)
+    hl.run()
+    if "Dial" in answer.verbs:
+        answer = call.dial_ends(call.dial(answer), "no-answer")
+    if "Record" not in [el.tag for el in answer.root.iter()]:
+        return
+    _, recording = call.leave_voicemail(answer)
+    call.transcribed(answer, recording, words)
 
 
 def check_routing(hl: Hotline) -> None:
@@ -173,7 +251,9 @@ def check_routing(hl: Hotline) -> None:
         ]
         for case in session.scalars(select(Case)):
             excluded = {e.responder_id for e in case.exclusions}
-            eligible = [p for p in people if may_hear(p, excluded, case.reporter_phone)]
+            eligible = [
+                p for p in people if may_hear(p, excluded, case.reporter_phone, case.members)
+            ]
             if case.unroutable:
                 assert not eligible, f"case {case.id} unroutable with {eligible}"
             elif case.status == "open":
@@ -186,7 +266,11 @@ def check_routing(hl: Hotline) -> None:
                         )
                     )
                 )
-                assert heard & {p.id for p in eligible}, f"open case {case.id}: nobody paged"
+                # A reload can leave nobody of the case's roster (a renamed person is a
+                # new row): then nobody may be paged, newcomers least of all.
+                assert not eligible or heard & {p.id for p in eligible}, (
+                    f"open case {case.id}: nobody paged"
+                )
             elif case.status == "acknowledged":
                 assert case.acknowledged_by_id not in excluded
 
@@ -217,9 +301,25 @@ def test_no_excluded_responder_ever_hears_and_routable_cases_are_paged(
     for action in actions:
         if action[0] == "text":
             hl.sms(action[1], action[2])
+        elif action[0] == "call":
+            place_call(hl, watch, action[1], action[2], action[3])
+        elif action[0] == "reload":
+            hl.load(roster.reloaded(action[1]).yaml())
         else:
             hl.clock.advance(minutes=float(action[1]))
         hl.run()
+    hl.after(minutes=1)  # past any call's wait for its caller's choice
     hl.run()
     assert watch.violations == []
     check_routing(hl)
+    STATS["examples"] += 1
+    STATS["sent"] += watch.sent
+    STATS["rung"] += watch.rung
+
+
+def test_property_example_count_is_reported() -> None:
+    """Not a check: says how many examples ran (pytest -s shows it), for the record."""
+    print(
+        f"\nconflict property: {STATS['examples']} examples, {STATS['sent']} messages and "
+        f"calls, {STATS['rung']} rings checked"
+    )

@@ -311,6 +311,31 @@ def _reopen(session: Session, case: Case, now: datetime) -> None:
     advance(session, case, now)
 
 
+def after_roster_load(session: Session, hotline_id: int, now: datetime) -> None:
+    """A reload may deactivate people a running case depends on (or give them a new row,
+    which its roster snapshot does not know): as for an exclusion, a case whose holder is
+    gone is paged again, and one whose paged people are all gone goes to its next tier.
+    One that nobody could be paged for pages whoever of its roster is active again."""
+    cases = session.scalars(
+        select(Case)
+        .where(Case.hotline_id == hotline_id, Case.status.in_(OPEN_STATES))
+        .order_by(Case.id)
+    ).all()
+    for case in cases:
+        if case.unroutable and audience(session, case).rule.everyone():
+            # Someone of the case's roster is back (reactivated): page them.
+            case.unroutable = False
+            case.next_step = min(case.next_step, escalation.step_count(case.policy) - 1)
+            case.next_due_at = now
+            record(session, case_id=case.id, type="routable_again", actor=SYSTEM, at=now)
+            advance(session, case, now)
+        elif case.acknowledged_by_id is not None:
+            if not audience(session, case).may_hear(case.acknowledged_by_id):
+                _reopen(session, case, now)
+        elif case.next_step > 0:
+            _reroute_if_nobody_left(session, case, now)
+
+
 def _reroute_if_nobody_left(session: Session, case: Case, now: datetime) -> None:
     """When exclusions leave nobody eligible who was paged, the next tier goes out at once;
     past the policy's end, its last tier runs again (falling back to the alternates)."""

@@ -94,6 +94,7 @@ def load_roster(session: Session, roster: RosterFile, now: datetime) -> LoadSumm
         # adding its shifts a second time).
         session.execute(select(func.pg_advisory_xact_lock(ROSTER_LOCK)))
     summary = LoadSummary()
+    changed: list[Hotline] = []  # whose people changed: their running cases check
     in_file = {spec.number for spec in roster.hotlines}
 
     hotlines = {h.number: h for h in session.scalars(select(Hotline).order_by(Hotline.id))}
@@ -127,7 +128,10 @@ def load_roster(session: Session, roster: RosterFile, now: datetime) -> LoadSumm
                 summary.hotlines_updated += 1
             current = people[hotline.id]
         hotline.roster_version = uuid.uuid4().hex  # cached copies of the roster are stale now
+        before = (summary.responders_deactivated, summary.responders_updated)
         by_name = _sync_responders(session, hotline, spec, current, summary)
+        if (summary.responders_deactivated, summary.responders_updated) != before:
+            changed.append(hotline)
         for shift in spec.shifts:
             start, end = spec.shift_utc(shift)
             session.add(Shift(responder=by_name[shift.responder], start=start, end=end))
@@ -135,6 +139,12 @@ def load_roster(session: Session, roster: RosterFile, now: datetime) -> LoadSumm
             summary.shifts_ended += end <= now
 
     session.flush()
+    if changed:
+        # Late import: the cases domain sits above the roster it reads.
+        from app.cases.service import after_roster_load
+
+        for hotline in changed:
+            after_roster_load(session, hotline.id, now)
     return summary
 
 
