@@ -11,6 +11,7 @@ from app.cases.models import Case, Exclusion, Message
 from app.paging.models import Outbound
 from app.telephony.models import WebhookReceipt
 from app.telephony.signature import sign
+from app.voice.calls import CHOICE_GRACE
 from tests.harness import (
     ALTERNATES,
     AUTH_TOKEN,
@@ -30,7 +31,6 @@ from tests.harness import (
     count,
     recipients,
 )
-from app.voice.calls import CHOICE_GRACE
 from tests.voice.phone import Answer, Call, sid
 
 VOICE = f"{PUBLIC_URL}/twilio/voice"
