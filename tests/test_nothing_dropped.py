@@ -139,3 +139,15 @@ def test_roster_reload_mid_case_pages_nobody_new(hl: Hotline) -> None:
     hl.answer("+15555550152", "a new report")
     hl.run()
     assert "+15555550114" in recipients(hl.after(minutes=5))
+
+
+def test_a_held_follow_up_reaches_the_holder_even_after_they_resolve(hl: Hotline) -> None:
+    hl.answer(REPORTER, "Someone keeps following an attendee")
+    hl.run()
+    hl.answer(AVERY, "ACK 1")
+    hl.answer(REPORTER, "first detail")
+    hl.run()
+    hl.answer(REPORTER, "second detail: he wears a red badge")
+    hl.answer(AVERY, "RESOLVE 1")
+    hl.run()
+    assert [m.to for m in hl.after(minutes=1) if "red badge" in m.body] == [AVERY]

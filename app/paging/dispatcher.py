@@ -48,11 +48,12 @@ LEASE = timedelta(seconds=60)  # the default of Settings.claim_lease_seconds
 MAX_ATTEMPTS = 12  # about twelve minutes of trying before a send is given up as failed
 MAX_BACKOFF_SECONDS = 120.0
 BATCH = 20
-# Pages only matter while nobody has the case; updates until it is resolved.
+# Pages only matter while nobody has the case; emergency notices until it is resolved.
+# A reporter's follow-up is owed whatever happens to the case meanwhile: one held back a
+# minute (app.cases.service.append_report) still reaches whoever it was for.
 OWED_WHILE = {
     "page": ("open",),
     CALL_PAGE: ("open",),
-    "update_notice": ("open", "acknowledged"),
     EMERGENCY_NOTICE: ("open", "acknowledged"),
 }
 STATUS_PATH = "/twilio/status"

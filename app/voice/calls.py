@@ -39,7 +39,7 @@ WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696"})
 # A call pages nobody until its caller has chosen at the greeting (2: a lead is involved).
 # A caller who hangs up during the greeting never reaches the choice: its paging starts
 # this long after the call came in, later than any caller still listening could press 2.
-CHOICE_GRACE = timedelta(seconds=30)
+CHOICE_GRACE = timedelta(seconds=25)
 
 
 def identifiable(phone: str) -> bool:
