@@ -21,7 +21,7 @@ from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE, already_queued, enqueue
 from app.paging.reachability import mark_unreachable
 from app.roster.models import Responder
-from app.voice import twiml
+from app.voice import recordings, twiml
 from app.voice.calls import Answer, locked_case, not_accepted
 from app.voice.urls import page_choice_url
 
@@ -171,8 +171,16 @@ def _call_page(
     return row, case, session.get_one(Responder, row.responder_id)
 
 
-def page_call(session: Session, outbound_id: int, *, base: str) -> Answer:
-    """What the called responder hears: the page, and 1 to take the case."""
+def page_call(
+    session: Session,
+    outbound_id: int,
+    *,
+    base: str,
+    link_secret: str = "",
+    now: datetime | None = None,
+) -> Answer:
+    """What the called responder hears: the page, and 1 to take the case. A voicemail the
+    page quotes is played on the call, through a link made for this responder alone."""
     found = _call_page(session, outbound_id)
     if found is None:
         return twiml.hang_up(), False
@@ -181,7 +189,14 @@ def page_call(session: Session, outbound_id: int, *, base: str) -> Answer:
     if gone:
         return twiml.hang_up(wording.spoken(gone)), False
     text = wording.call_page(row.body, case.id)
-    return twiml.page(text, page_choice_url(base, row.id)), False
+    play = []
+    if link_secret and now is not None:
+        bearer = recordings.Bearer("r", responder.id)
+        play = [
+            recordings.link(base, link_secret, int(m.group(1)), bearer, now)
+            for m in recordings.MARKER.finditer(row.body)
+        ]
+    return twiml.page(text, page_choice_url(base, row.id), play=play), False
 
 
 def page_choice(session: Session, outbound_id: int, *, digits: str, now: datetime) -> Answer:

@@ -126,8 +126,9 @@ def voicemail(
     return str(response)
 
 
-def page(text: str, action_url: str) -> str:
-    """A page read out to a responder, twice, with 1 to take the case."""
+def page(text: str, action_url: str, play: Sequence[str] = ()) -> str:
+    """A page read out to a responder, twice, with 1 to take the case; `play` are the
+    voicemails it quotes (links to this service), played after it."""
     response = VoiceResponse()
     gather = response.gather(
         num_digits=1,
@@ -137,5 +138,7 @@ def page(text: str, action_url: str) -> str:
         action_on_empty_result=True,
     )
     gather.say(text, loop=2)
+    for url in play:
+        gather.play(url)
     response.hangup()
     return str(response)

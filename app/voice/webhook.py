@@ -189,7 +189,13 @@ def page_call(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
     (call_sid,) = required(form, "CallSid")
 
     def handle(session: Session) -> tuple[str, bool]:
-        return pages.page_call(session, outbound_id, base=svc.settings.public_url)
+        return pages.page_call(
+            session,
+            outbound_id,
+            base=svc.settings.public_url,
+            link_secret=svc.settings.twilio_auth_token or "",
+            now=svc.clock(),
+        )
 
     return twiml(once(svc, f"{call_sid}:page", "voice-page", handle))
 

@@ -21,7 +21,7 @@ from tests.harness import (
     TWILIO_BASE,
     Hotline,
 )
-from tests.voice.phone import Call
+from tests.voice.phone import Call, picked_up
 
 LINK = re.compile(re.escape(PUBLIC_URL) + r"(/recordings/[A-Za-z0-9._\-]+)")
 AUDIO = b"ID3 fake mp3 bytes of a voicemail"
@@ -129,3 +129,22 @@ def test_api_shows_a_link_bound_to_the_token_never_twilios_url(hl: Hotline, api:
     assert hl.client.get(blakes.group(1)).status_code == 404
     assert hl.client.get(chair_link.group(1)).status_code == 200
     assert len(media.fetched) == 2
+
+
+def test_a_voice_page_plays_the_voicemail_through_a_link_of_its_own(hl: Hotline) -> None:
+    media = TwilioMedia(hl)
+    call = Call.to_hotline(hl, REPORTER)
+    ringing = call.press(call.dial_in(), None)
+    assert ringing is not None
+    hl.run()
+    offer = call.dial_ends(call.dial(ringing), "no-answer")
+    call.leave_voicemail(offer)
+    hl.twilio.fail_next(400, code=21610)  # the first lead of tier 2 opted out: called instead
+    hl.after(minutes=5)
+    (placed,) = hl.twilio.take_calls()
+    _, page = picked_up(hl, placed)
+    (played,) = [el.text or "" for el in page.root.iter("Play")]
+    assert played.startswith(f"{PUBLIC_URL}/recordings/") and "twilio.com" not in page.xml
+    assert "a voicemail" in page.said
+    assert hl.client.get(played.removeprefix(PUBLIC_URL)).content == AUDIO
+    assert len(media.fetched) == 1
