@@ -26,7 +26,7 @@ from app import wording
 from app.audit.chain import ERASED
 from app.audit.log import SYSTEM, record
 from app.audit.models import Event
-from app.cases.models import Case, CaseNote, CaseRecord, Message
+from app.cases.models import Case, CaseNote, CaseRecord, Message, Recording
 from app.db import transaction
 from app.paging.models import Outbound
 from app.telephony.transport import SendError
@@ -125,6 +125,8 @@ def erase(
         .values(to_phone="")
     )
     case.reporter_phone = ""  # and its keyed hash with it (Case._hash_reporter)
+    # The voicemails' Twilio URLs too: their links then answer 404 (app.voice.media).
+    session.execute(update(Recording).where(Recording.case_id == case.id).values(twilio_url=""))
     private = session.execute(
         update(Event)
         .where(Event.case_id == case.id, Event.private.is_not(None))

@@ -63,7 +63,9 @@ def recording(token: str, svc: ServicesDep) -> StreamingResponse:
     with svc.sessions() as session:
         row = session.get(Recording, grant.recording_id)
         case = session.get(Case, row.case_id) if row else None
-        if row is None or case is None or not may_follow(session, grant.bearer, case):
+        if row is None or case is None or not row.twilio_url:  # erased by retention
+            raise HTTPException(404, NOT_FOUND)
+        if not may_follow(session, grant.bearer, case):
             raise HTTPException(404, NOT_FOUND)
         url = row.twilio_url
     if grant.expires <= svc.clock():
