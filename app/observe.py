@@ -46,6 +46,8 @@ LEVELS = {
     "message_failed": logging.WARNING,
     "unroutable": logging.WARNING,
     "responder_unreachable_by_sms": logging.WARNING,
+    "reporter_unreachable_by_sms": logging.WARNING,
+    "relay_not_sent": logging.WARNING,
 }
 
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,23 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
     )
     twilio_auth_token: str | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN"))
+    # The SharedKey secret of a Twilio Webhooks signature rule: webhooks that announce
+    # HMAC_SHA256 in X-Twilio-Webhooks-Signature-Settings are checked with it.
+    twilio_webhook_shared_key: str | None = Field(
+        None, validation_alias=AliasChoices("TWILIO_WEBHOOK_SHARED_KEY")
+    )
+    # Pages and notices to responders go through this Messaging Service (a pool of senders)
+    # instead of From; texts to reporters still come from the hotline number.
+    twilio_messaging_service_sid: str | None = Field(
+        None,
+        pattern=r"^MG[0-9a-fA-F]{32}$",
+        validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID"),
+    )
+    # How long Twilio may keep a page in its queue before giving it up (error 30036) so the
+    # page falls back to a call instead of arriving hours late. Twilio accepts 1 to 36000.
+    page_validity_seconds: int = Field(
+        300, ge=1, le=36000, validation_alias=AliasChoices("HOTLINE_PAGE_VALIDITY_SECONDS")
+    )
     twilio_api_base_url: str = Field(
         "https://api.twilio.com", validation_alias=AliasChoices("TWILIO_API_BASE_URL")
     )
@@ -73,6 +90,12 @@ class Settings(BaseSettings):
     retention_days: float | None = Field(
         None, gt=0, allow_inf_nan=False, validation_alias=AliasChoices("HOTLINE_RETENTION_DAYS")
     )
+
+    @field_validator("twilio_webhook_shared_key", "twilio_messaging_service_sid", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `TWILIO_MESSAGING_SERVICE_SID=` in a .env means "not used", not "invalid".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _default_transport(self) -> Settings:

@@ -12,6 +12,23 @@ import re
 EXCERPT_CHARS = 140
 # Where a voicemail's link goes in a stored text; each reader gets a link of their own.
 VOICEMAIL_MARKER = re.compile(r"<voicemail:(\d+)>")
+SMS_MAX_CHARS = 1600  # Twilio refuses a longer Body (error 21617)
+RELAY_MAX_PARTS = 3  # a longer REPLY is refused rather than sent as a stream of texts
+
+
+def sms_length(text: str) -> int:
+    """Length as Twilio counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_sms(text: str) -> str:
+    """Any text the service composes, cut to what Twilio accepts in one Body."""
+    if sms_length(text) <= SMS_MAX_CHARS:
+        return text
+    cut = text[: SMS_MAX_CHARS - 3]
+    while sms_length(cut) > SMS_MAX_CHARS - 3:
+        cut = cut[:-1]
+    return cut.rstrip() + "..."
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -44,6 +61,51 @@ def reporter_ack_notice(hotline: str, case: int, *, lead: bool = True) -> str:
 
 def relay_to_reporter(hotline: str, case: int, text: str) -> str:
     return f"{hotline} (case {case}): {text}"
+
+
+def _relay_head(hotline: str, case: int, part: int, parts: int) -> str:
+    return f"{hotline} (case {case}, {part}/{parts}): "
+
+
+def relay_max_chars(hotline: str, case: int) -> int:
+    """The longest REPLY text that still fits in RELAY_MAX_PARTS numbered texts."""
+    head = sms_length(_relay_head(hotline, case, RELAY_MAX_PARTS, RELAY_MAX_PARTS))
+    return RELAY_MAX_PARTS * (SMS_MAX_CHARS - head)
+
+
+def relay_parts(hotline: str, case: int, text: str) -> list[str] | None:
+    """A relay as the texts that carry it: one when it fits, else a few numbered parts cut
+    at spaces where possible; None when even RELAY_MAX_PARTS cannot hold it."""
+    whole = relay_to_reporter(hotline, case, text)
+    if sms_length(whole) <= SMS_MAX_CHARS:
+        return [whole]
+    for parts in range(2, RELAY_MAX_PARTS + 1):
+        room = SMS_MAX_CHARS - sms_length(_relay_head(hotline, case, parts, parts))
+        chunks = _chunks(text, room)
+        if len(chunks) <= parts:
+            return [
+                _relay_head(hotline, case, i, len(chunks)) + chunk
+                for i, chunk in enumerate(chunks, 1)
+            ]
+    return None
+
+
+def _chunks(text: str, room: int) -> list[str]:
+    """`text` in pieces of at most `room` (as Twilio counts), cut after a space if one is
+    in the second half of the piece."""
+    chunks: list[str] = []
+    rest = text.strip()
+    while rest:
+        piece = rest[:room]
+        while sms_length(piece) > room:
+            piece = piece[:-1]
+        if len(piece) < len(rest):
+            space = piece.rfind(" ")
+            if space > len(piece) // 2:
+                piece = piece[: space + 1]
+        chunks.append(piece.strip())
+        rest = rest[len(piece) :].strip()
+    return chunks
 
 
 # --- while the database is unreachable (app.telephony.outage) ------------------------
@@ -140,8 +202,34 @@ def recused(case: int) -> str:
     return f"You are recused from case {case}. You will get no more messages about it."
 
 
-def relayed(case: int) -> str:
+def relayed(case: int, parts: int = 1) -> str:
+    if parts > 1:
+        return f"Sent to the reporter of case {case} in {parts} texts."
     return f"Sent to the reporter of case {case}."
+
+
+def reply_too_long(case: int, max_chars: int) -> str:
+    return (
+        f"Not sent: too long for the reporter of case {case}. "
+        f"A REPLY may be at most {max_chars} characters; shorten it or send it in parts."
+    )
+
+
+#: Why a reporter cannot get texts, as a responder should read it (app.cases.reporter).
+REPORTER_UNREACHABLE = {
+    "caller_id_withheld": "they called with their caller ID withheld",
+    "not_a_phone_number": "they called from an address that is no phone number",
+    "not_a_mobile": "their number cannot receive texts (a landline?)",
+    "opted_out": "they texted STOP to this number",
+    "invalid_number": "Twilio says their number is invalid",
+}
+
+
+def reporter_cannot_get_texts(case: int, reason: str) -> str:
+    why = REPORTER_UNREACHABLE.get(reason, reason)
+    return (
+        f"Not sent: the reporter of case {case} cannot get texts: {why}. Nothing was sent to them."
+    )
 
 
 def resolved(case: int) -> str:
@@ -265,6 +353,12 @@ def outage_call_step(emergency_info: str | None) -> str:
         f"Sorry, this call cannot be connected right now. "
         f"{emergency_info or UNKNOWN_EMERGENCY_INFO} Goodbye."
     )
+
+
+def call_page_prompt(hotline: str) -> str:
+    """The first words of a paging call: no report text, so a voicemail that picks up
+    keeps nothing about the case."""
+    return f"This is the {hotline} incident hotline with a page for you. Press 1 to hear it."
 
 
 def call_page(page_text: str, case: int) -> str:

@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
@@ -28,7 +29,13 @@ from app.roster.load import load_roster
 from app.roster.schema import parse_roster
 from app.services import Services
 from app.settings import Settings
-from app.telephony.signature import SIGNATURE_HEADER, sign
+from app.telephony.signature import (
+    HMAC_SHA256,
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    sign,
+)
+from tests import twilio_conformance as conformance
 
 HOTLINE = "+15555550100"
 OTHER_HOTLINE = "+15555550101"
@@ -44,6 +51,7 @@ ALTERNATES = (DANA, EMERY)
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token"
+SHARED_KEY_ID = "webhooks_sharedkey_test"
 PUBLIC_URL = "https://hotline.example.test"
 TWILIO_BASE = "http://twilio.test"
 MESSAGES_URL = f"{TWILIO_BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
@@ -102,35 +110,94 @@ class PlacedCall:
 
 
 @dataclass
+class Remote:
+    """A message or call Twilio accepted, and the status callbacks it still owes."""
+
+    sid: str
+    kind: str  # "message" or "call"
+    to: str
+    status_callback: str | None
+    settled: bool = False
+
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+
+
+@dataclass
 class FakeTwilio:
-    """Twilio's Messages and Calls endpoints under respx: accept, or fail as told."""
+    """Twilio's Messages and Calls endpoints under respx: accept, or fail as told.
+
+    Like Twilio, it refuses what Twilio refuses, checked on every request of every test
+    against Twilio's API description (tests.twilio_conformance): a request the description
+    does not allow is answered 400 and kept in `violations`, which fails the test at close.
+    A number that texted STOP to the hotline is refused with 21610 until START; a `landline`
+    accepts texts that end undelivered (30006). `status_callbacks` are sent by
+    `Hotline.deliver_callbacks`, one per change, as Twilio sends them.
+    """
 
     sent: list[Sms] = field(default_factory=list)
     failures: list[httpx.Response] = field(default_factory=list)
     attempts: int = 0
     calls: list[PlacedCall] = field(default_factory=list)
     call_failures: list[httpx.Response] = field(default_factory=list)
+    violations: list[tuple[str, list[str]]] = field(default_factory=list)
+    checked: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)
+    landlines: set[str] = field(default_factory=set)
+    fates: dict[str, tuple[str, str]] = field(default_factory=dict)  # to -> (status, code)
+    call_fates: dict[str, str] = field(default_factory=dict)  # to -> how a call ends
+    remote: list[Remote] = field(default_factory=list)
+    forms: list[dict[str, list[str]]] = field(default_factory=list)
+
+    def _check(self, request: httpx.Request) -> tuple[dict[str, list[str]], httpx.Response | None]:
+        """Validate a request as Twilio would; the refusal to answer with, if any."""
+        body = request.content.decode()
+        form: dict[str, list[str]] = {}
+        for key, value in parse_qs(body, keep_blank_values=True).items():
+            form[key] = value
+        self.forms.append(form)
+        problems = conformance.violations(request.method, str(request.url), body)
+        kind = conformance.kind_of(request.url.path)
+        self.checked.append((kind, tuple(sorted(form))))
+        code = conformance.refusal(kind, form, problems)
+        if problems:
+            self.violations.append((f"{request.method} {request.url.path}", problems))
+        if code is None and kind == "message" and form["To"][0] in self.opted_out:
+            code = conformance.OPTED_OUT
+        if code is None:
+            return form, None
+        return form, _failure(400, code)
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         self.attempts += 1
+        raw, refused = self._check(request)
+        if refused is not None:
+            return refused
         if self.failures:
             return self.failures.pop(0)
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        self.sent.append(Sms(form["To"], form["From"], form["Body"]))
+        form = {k: v[0] for k, v in raw.items()}
+        sender = form.get("From") or form["MessagingServiceSid"]
+        self.sent.append(Sms(form["To"], sender, form["Body"]))
         sid = "SM" + uuid.uuid4().hex
+        self.remote.append(Remote(sid, "message", form["To"], form.get("StatusCallback")))
         return httpx.Response(201, json={"sid": sid, "status": "queued", "to": form["To"]})
 
     def fail_next(self, status: int, code: int | None = None) -> None:
         self.failures.append(_failure(status, code))
 
     def answer_call(self, request: httpx.Request) -> httpx.Response:
+        raw, refused = self._check(request)
+        if refused is not None:
+            return refused
         if self.call_failures:
             return self.call_failures.pop(0)
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        form = {k: v[0] for k, v in raw.items()}
         sid = "CA" + uuid.uuid4().hex
         self.calls.append(
             PlacedCall(form["To"], form["From"], form["Url"], form.get("StatusCallback"), sid)
         )
+        self.remote.append(Remote(sid, "call", form["To"], form.get("StatusCallback")))
         return httpx.Response(201, json={"sid": sid, "status": "queued", "to": form["To"]})
 
     def fail_next_call(self, status: int, code: int | None = None) -> None:
@@ -147,6 +214,58 @@ class FakeTwilio:
         out, self.sent = self.sent, []
         return out
 
+    def validated(
+        self, side_effect: Callable[[httpx.Request], httpx.Response]
+    ) -> Callable[[httpx.Request], httpx.Response]:
+        """Wrap any other respx side effect at Twilio (a recording fetch, say) so its
+        requests are checked against Twilio's API description like messages and calls."""
+
+        def checked(request: httpx.Request) -> httpx.Response:
+            problems = conformance.violations(
+                request.method, str(request.url), request.content.decode()
+            )
+            self.checked.append((conformance.kind_of(request.url.path), ()))
+            if problems:
+                self.violations.append((f"{request.method} {request.url.path}", problems))
+                return _failure(400, conformance.INVALID_PARAMETER)
+            return side_effect(request)
+
+        return checked
+
+    def heard(self, sender: str, body: str) -> None:
+        """An inbound text reached Twilio: its opt-out words block or unblock the sender."""
+        word = body.strip().upper()
+        if word in OPT_OUT_WORDS:
+            self.opted_out.add(sender)
+        elif word in OPT_IN_WORDS:
+            self.opted_out.discard(sender)
+
+    def callbacks_due(self) -> list[tuple[str, dict[str, str]]]:
+        """The status callbacks of every message not yet settled: sent, then how it ended.
+        A call reports `initiated` and `ringing`, and its end only when `call_fates` names
+        one for its number (how a call ends is up to the test's callee)."""
+        due = []
+        for remote in self.remote:
+            if remote.settled or not remote.status_callback:
+                continue
+            remote.settled = True
+            if remote.kind == "call":
+                base = {"CallSid": remote.sid, "AccountSid": ACCOUNT_SID, "To": remote.to}
+                ending = self.call_fates.get(remote.to)
+                for status in ("initiated", "ringing", *((ending,) if ending else ())):
+                    due.append((remote.status_callback, {**base, "CallStatus": status}))
+                continue
+            status, code = self.fates.get(remote.to, ("delivered", ""))
+            if remote.to in self.landlines:
+                status, code = "undelivered", "30006"
+            base = {"MessageSid": remote.sid, "AccountSid": ACCOUNT_SID, "To": remote.to}
+            due.append((remote.status_callback, {**base, "MessageStatus": "sent"}))
+            final = {**base, "MessageStatus": status}
+            if code:
+                final["ErrorCode"] = code
+            due.append((remote.status_callback, final))
+        return due
+
 
 def _failure(status: int, code: int | None) -> httpx.Response:
     body: dict[str, object] = {"status": status, "message": "failure for the test"}
@@ -162,6 +281,7 @@ class Hotline:
         roster: str = ROSTER,
         clock: Clock | None = None,
         spool_dir: str | None = None,
+        **settings: object,
     ):
         self.clock = clock or Clock()
         self.settings = Settings(
@@ -173,6 +293,7 @@ class Hotline:
             TWILIO_API_BASE_URL=TWILIO_BASE,
             # Never the working directory's ./var/spool (app.telephony.outage).
             HOTLINE_SPOOL_DIR=spool_dir or tempfile.mkdtemp(prefix="hotline-spool-"),
+            **settings,
         )
         self._own_spool = None if spool_dir else self.settings.spool_dir
         self.app = create_app(self.settings, clock=self.clock)
@@ -198,15 +319,32 @@ class Hotline:
         self.respx.stop()
         if self._own_spool:
             shutil.rmtree(self._own_spool, ignore_errors=True)
+        violations, self.twilio.violations = self.twilio.violations, []
+        assert not violations, f"requests Twilio would refuse: {violations}"
+
+    def deliver_callbacks(self) -> int:
+        """Send the status callbacks Twilio owes for what it accepted; returns how many."""
+        due = self.twilio.callbacks_due()
+        for url, params in due:
+            assert url.startswith(PUBLIC_URL), url
+            response = self.post(url.removeprefix(PUBLIC_URL), params)
+            assert response.status_code == 200, response.text
+        return len(due)
 
     def post(
-        self, path: str, params: dict[str, str], *, signature: str | None = "sign"
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        signature: str | None = "sign",
+        shared_key: str | None = None,
     ) -> httpx.Response:
-        return signed_post(self.client, path, params, signature=signature)
+        return signed_post(self.client, path, params, signature=signature, shared_key=shared_key)
 
     def sms(
         self, sender: str, body: str, *, to: str = HOTLINE, sid: str | None = None
     ) -> httpx.Response:
+        self.twilio.heard(sender, body)
         return send_sms(self.client, sender, body, to=to, sid=sid)
 
     def answer(self, sender: str, body: str, **kw: str) -> str:
@@ -226,12 +364,24 @@ class Hotline:
 
 
 def signed_post(
-    client: TestClient, path: str, params: dict[str, str], *, signature: str | None = "sign"
+    client: TestClient,
+    path: str,
+    params: dict[str, str],
+    *,
+    signature: str | None = "sign",
+    shared_key: str | None = None,
 ) -> httpx.Response:
-    """POST a webhook as Twilio would: signed over the public URL, unless told otherwise."""
+    """POST a webhook as Twilio would: signed over the public URL, unless told otherwise.
+
+    With `shared_key`, as under a Webhooks signature rule: HMAC-SHA256 with that secret,
+    announced in X-Twilio-Webhooks-Signature-Settings.
+    """
     headers = {}
+    if shared_key is not None:
+        headers[SIGNATURE_SETTINGS_HEADER] = f"key={SHARED_KEY_ID},algorithm={HMAC_SHA256}"
     if signature == "sign":
-        headers[SIGNATURE_HEADER] = sign(AUTH_TOKEN, PUBLIC_URL + path, params)
+        secret, algorithm = (shared_key, HMAC_SHA256) if shared_key else (AUTH_TOKEN, None)
+        headers[SIGNATURE_HEADER] = sign(secret, PUBLIC_URL + path, params, algorithm=algorithm)
     elif signature is not None:
         headers[SIGNATURE_HEADER] = signature
     return client.post(path, data=params, headers=headers)

@@ -63,6 +63,9 @@ class Case(Base):
     members: Mapped[list[int] | None] = mapped_column(JSON)
     # Bumped when the holder leaves the case, so the policy's pages are owed once more.
     paging_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set while the reporter cannot get texts (app.cases.reporter): why, and since when.
+    reporter_unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reporter_unreachable_reason: Mapped[str | None] = mapped_column(String(32))
 
     hotline: Mapped[Hotline] = relationship()
     acknowledged_by: Mapped[Responder | None] = relationship(foreign_keys=[acknowledged_by_id])

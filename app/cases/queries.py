@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true, tuple_, union
 from sqlalchemy.orm import Session, aliased
 
+from app import wording
 from app.api import encode_cursor
 from app.audit.models import Event
 from app.auth.access import (
@@ -24,6 +25,7 @@ from app.auth.access import (
     sees_reporter_identity,
 )
 from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message
+from app.cases.reporter import cannot_text
 from app.cases.schemas import (
     CaseDetail,
     CasePage,
@@ -262,6 +264,8 @@ def case_detail(
         resolved_at=case.resolved_at,
         outcome=record.outcome,  # type: ignore[arg-type]
         reporter=mask_phone(case.reporter_phone),
+        reporter_reachable_by_sms=cannot_text(case) is None,
+        reporter_unreachable_reason=cannot_text(case),
         resolved_by=resolved_by,
         follow_up_assignee=record.follow_up_assignee,
         record=RecordOut(
@@ -291,8 +295,19 @@ def case_detail(
         ],
         warnings=unreachable_warnings(
             [r for r in responders if r.id in {row.responder_id for row in owed}]
-        ),
+        )
+        + reporter_warnings(case),
     )
+
+
+def reporter_warnings(case: Case) -> list[str]:
+    why = cannot_text(case)
+    if why is None:
+        return []
+    return [
+        f"The reporter cannot get texts ({wording.REPORTER_UNREACHABLE.get(why, why)}): "
+        "REPLY sends nothing; reach them another way"
+    ]
 
 
 def unreachable_warnings(responders: list[Any]) -> list[str]:

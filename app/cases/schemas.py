@@ -226,12 +226,22 @@ class CaseDetail(CaseSummary):
                     ],
                     "notes": [],
                     "warnings": [],
+                    "reporter_reachable_by_sms": True,
+                    "reporter_unreachable_reason": None,
                 }
             ]
         }
     )
 
     reporter: str = Field(description="The reporter's number, masked: never more than this")
+    reporter_reachable_by_sms: bool = Field(
+        True, description="False when texts cannot reach the reporter: REPLY then sends nothing"
+    )
+    reporter_unreachable_reason: str | None = Field(
+        None,
+        description="Why: caller_id_withheld, not_a_phone_number, not_a_mobile, opted_out "
+        "(texted STOP; START clears it) or invalid_number",
+    )
     resolved_by: str | None = Field(description="Who resolved it: a responder, or a token")
     follow_up_assignee: str | None
     record: RecordOut

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
+from app.cases import reporter
 from app.cases.models import Case, Exclusion, Message
 from app.paging import escalation
 from app.paging.engine import Audience, advance, audience, page_everyone, roster_snapshot
@@ -114,6 +115,7 @@ def open_case(
     session.add(case)
     session.flush()
     record(session, case_id=case.id, type="case_opened", actor=actor, at=now, channel=channel)
+    reporter.at_opening(session, case, now)
     if body is not None:
         add_text(session, case, body, now, actor=actor)
     if case.emergency:
@@ -468,20 +470,37 @@ def recuse(session: Session, case: Case, responder: Responder, now: datetime) ->
 
 def relay(session: Session, case: Case, responder: Responder, text: str, now: datetime) -> str:
     """Pass a responder's words to the reporter from the hotline number: neither side
-    learns the other's phone number."""
+    learns the other's phone number. Nothing is sent, and the responder is told why, when
+    the reporter cannot get texts or the words do not fit in a few texts."""
     hotline = session.get_one(Hotline, case.hotline_id)
+    why = reporter.cannot_text(case)
+    parts = wording.relay_parts(hotline.name, case.id, text)
+    if why or parts is None:
+        record(
+            session,
+            case_id=case.id,
+            type="relay_not_sent",
+            actor=responder.name,
+            at=now,
+            chars=len(text),
+            reason=why or "too_long",
+        )
+        if why:
+            return wording.reporter_cannot_get_texts(case.id, why)
+        return wording.reply_too_long(case.id, wording.relay_max_chars(hotline.name, case.id))
     message = Message(case_id=case.id, direction="out", author=responder.name, body=text, at=now)
     session.add(message)
     session.flush()
-    enqueue(
-        session,
-        kind="relay",
-        case_id=case.id,
-        to_phone=case.reporter_phone,
-        from_phone=hotline.number,
-        body=wording.relay_to_reporter(hotline.name, case.id, text),
-        now=now,
-    )
+    for part in parts:
+        enqueue(
+            session,
+            kind="relay",
+            case_id=case.id,
+            to_phone=case.reporter_phone,
+            from_phone=hotline.number,
+            body=part,
+            now=now,
+        )
     record(
         session,
         case_id=case.id,
@@ -490,8 +509,9 @@ def relay(session: Session, case: Case, responder: Responder, text: str, now: da
         at=now,
         message_id=message.id,
         chars=len(text),
+        parts=len(parts),
     )
-    return wording.relayed(case.id)
+    return wording.relayed(case.id, parts=len(parts))
 
 
 def resolve(session: Session, case: Case, responder: Responder, now: datetime) -> str:

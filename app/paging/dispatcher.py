@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.log import SYSTEM, record
+from app.cases import reporter
 from app.cases.models import Case
 from app.db import is_sqlite
 from app.observe import first_page_sent
@@ -36,11 +37,14 @@ from app.paging.outbox import (
     PENDING,
     PROVIDER_ORDER,
 )
+from app.paging.reachability import mark_unreachable, unreachable_among
 from app.roster.models import Responder
 from app.telephony.transport import SendError, Sent, Transport
 from app.voice import pages, recordings
 from app.voice.recordings import Bearer
+from app.voice.twiml import RING_SECONDS
 from app.voice.urls import page_url
+from app.wording import fit_sms
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,25 @@ class Claim:
     attempt: int
     maybe_sent_before: bool
     responder_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How messages leave, from the settings.
+
+    `page_validity`: seconds Twilio may hold a page in its queue before giving it up (it then
+    fails with 30036 and falls back to a call). `messaging_service_sid`: texts to responders
+    go through that sender pool; texts to a reporter always come from the hotline number,
+    the one they wrote to. `ring_seconds`: how long a paging call rings.
+    """
+
+    page_validity: int | None = 300
+    messaging_service_sid: str | None = None
+    ring_seconds: int = RING_SECONDS
+
+
+#: Permanent refusals that say this person cannot get texts from us at all.
+CANNOT_TEXT = frozenset({21211, 21610, 21614})
 
 
 def backoff(attempt: int, rand: Callable[[], float] = random.random) -> timedelta:
@@ -132,6 +155,15 @@ def _no_longer_owed(session: Session, row: Outbound, audiences: dict[int, Audien
         return "responder may not hear about the case"
     if row.kind in OWED_WHILE and aud.case.status not in OWED_WHILE[row.kind]:
         return f"case is {aud.case.status}"
+    if row.responder_id is not None and row.kind not in PAGE_KINDS:
+        # A notice is no page: it has no fallback, and sending it to someone who opted out
+        # only fails again (21610). Pages still go, by call (app.voice.pages).
+        if unreachable_among(session, {row.responder_id}):
+            return "responder cannot receive SMS"
+    elif row.responder_id is None and row.to_phone == aud.case.reporter_phone:
+        why = reporter.cannot_text(aud.case)
+        if why:
+            return f"reporter cannot receive texts ({why})"
     return None
 
 
@@ -142,10 +174,12 @@ def send(
     *,
     link_secret: str = "",
     now: datetime | None = None,
+    options: SendOptions | None = None,
 ) -> Sent | SendError:
     """Hand one message or call to the transport; its status callbacks come to
     /twilio/status, and a call fetches its TwiML from this service too. A voicemail in the
     text becomes a link made now for this recipient alone (app.voice.recordings)."""
+    options = options or SendOptions()
     status_callback = public_url + STATUS_PATH
     try:
         if claim.kind == CALL_PAGE:
@@ -154,6 +188,7 @@ def send(
                 from_=claim.from_phone,
                 url=page_url(public_url, claim.id),
                 status_callback=status_callback,
+                timeout=options.ring_seconds,
             )
         bearer = Bearer("r", claim.responder_id) if claim.responder_id is not None else None
         body = recordings.expand(
@@ -166,8 +201,12 @@ def send(
         return transport.send_sms(
             to=claim.to_phone,
             from_=claim.from_phone,
-            body=body,
+            body=fit_sms(body),  # a voicemail link must not push it past Twilio's 1600
             status_callback=status_callback,
+            validity_period=options.page_validity if claim.kind == "page" else None,
+            messaging_service_sid=(
+                options.messaging_service_sid if claim.responder_id is not None else None
+            ),
         )
     except SendError as error:
         return error
@@ -228,12 +267,26 @@ def finish(
             session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail
         )
         log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
+        if outcome.code in CANNOT_TEXT:
+            _cannot_text(session, row, outcome.code, now)
         # Failing for good is not the end of a page: an SMS page becomes a call, a call
         # page hands the case to the next tier at once.
         if row.kind == "page":
             pages.call_instead(session, row, now)
         elif row.kind == CALL_PAGE:
             pages.call_unanswered(session, row, now, status=FAILED)
+
+
+def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> None:
+    """Twilio says this person cannot get our texts (opted out, not a mobile, invalid):
+    a responder's notices stop (pages fall back below); a reporter is marked on the case."""
+    if row.responder_id is not None:
+        if row.kind not in PAGE_KINDS:  # a page marks them in pages.call_instead
+            mark_unreachable(session, row.responder_id, row.error or "", now, case_id=row.case_id)
+    elif row.case_id is not None:
+        case = session.get_one(Case, row.case_id)
+        if row.to_phone == case.reporter_phone:
+            reporter.mark_unreachable(session, case, reporter.reason_for_code(code), now)
 
 
 def _recipient(session: Session, row: Outbound) -> str:
@@ -251,6 +304,7 @@ def dispatch_due(
     pool: ThreadPoolExecutor | None = None,
     lease: timedelta = LEASE,
     link_secret: str = "",
+    options: SendOptions | None = None,
 ) -> int:
     """Send one batch of due messages; returns how many were attempted."""
     claimed_at = clock()
@@ -276,7 +330,9 @@ def dispatch_due(
                 held_since = clock()
                 lost |= {r.id for r in queue[i:]} - renew(sessions, queue[i:], held_since, lease)
             if c.id not in lost:  # else another worker took it over: it sends it
-                outcome = send(transport, c, public_url, link_secret=link_secret, now=clock())
+                outcome = send(
+                    transport, c, public_url, link_secret=link_secret, now=clock(), options=options
+                )
                 finish(sessions, c, outcome, clock())
 
     queues = list(by_recipient.values())

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.paging.models import Outbound
+from app.wording import fit_sms
 
 PENDING = "pending"  # owed, not yet handed to the provider
 CLAIMED = "claimed"  # a dispatcher is sending it now (under a lease)
@@ -66,7 +67,8 @@ def enqueue(
         dedupe_key=dedupe_key,
         to_phone=to_phone,
         from_phone=from_phone,
-        body=body,
+        # Never more than Twilio takes (21617): relays are split before they get here.
+        body=fit_sms(body),
         status=PENDING,
         attempts=0,
         next_attempt_at=now,

@@ -47,6 +47,10 @@ class Worker:
         self.idle = IDLE_WITH_NOTIFY if (embedded or self.postgres) else IDLE_WITHOUT_NOTIFY
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="send")
         self.lease = timedelta(seconds=services.settings.claim_lease_seconds)
+        self.options = dispatcher.SendOptions(
+            page_validity=services.settings.page_validity_seconds,
+            messaging_service_sid=services.settings.twilio_messaging_service_sid,
+        )
         self.threads: list[threading.Thread] = []
         self.retained_at: datetime | None = None
 
@@ -63,6 +67,7 @@ class Worker:
             self.pool,
             self.lease,
             link_secret=s.settings.twilio_auth_token or "",
+            options=self.options,
         ):
             pass
         self._retention()

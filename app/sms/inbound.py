@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import wording
-from app.cases import service
-from app.paging.reachability import mark_reachable
+from app.cases import reporter, service
+from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Hotline, Responder
 from app.sms import grammar
 from app.sms.report import is_emergency
@@ -22,11 +22,17 @@ def from_reporter(
 ) -> str | None:
     """Open a case or add to the sender's open one; None means answer nothing."""
     case = service.find_open_case(session, hotline.id, phone)
-    if isinstance(grammar.parse_command(body), grammar.CarrierKeyword):
+    keyword = grammar.parse_command(body)
+    if isinstance(keyword, grammar.CarrierKeyword):
         # STOP, START and friends belong to the carrier, which answers them: never a new
         # report, never answered by us; on an open case they are kept as the reporter's words.
         if case is not None:
             service.append_report(session, case, body, now)
+        # Twilio now blocks (or unblocks) every text from this number to them.
+        if keyword.opts_out:
+            reporter.opted_out(session, hotline.id, phone, now)
+        else:
+            reporter.opted_in(session, hotline.id, phone, now, word=keyword.word)
         return None
     if case is None:
         case = service.case_to_join(session, hotline.id, phone, now, new_limit)
@@ -60,6 +66,11 @@ def from_responder(
             mark_reachable(session, responder, now, why=f"they texted {command.word}")
             return None
         case grammar.CarrierKeyword():
+            # STOP: Twilio refuses every text to them from now on (21610); notices stop and
+            # pages go by call until they text START.
+            mark_unreachable(
+                session, responder.id, f"they texted {command.word}", now, case_id=None
+            )
             return None
         case grammar.Invalid(reason=reason):
             return wording.invalid(reason)

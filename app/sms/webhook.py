@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
+from app.paging.models import Outbound
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
 from app.services import Services, ServicesDep
@@ -28,6 +29,7 @@ from app.telephony.webhook import (
     required,
     twiml,
 )
+from app.wording import fit_sms
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["twilio"])
@@ -41,10 +43,14 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
     sid, sender, to = required(form, "MessageSid", "From", "To")
     body = form.get("Body", "")
     limit = svc.settings.max_new_cases_per_minute
+    service_sid = svc.settings.twilio_messaging_service_sid
+    via_pool = bool(service_sid) and form.get("MessagingServiceSid") == service_sid
 
     def handle(session: Session) -> tuple[str, bool]:
         now = svc.clock()
         hotline = session.scalar(select(Hotline).where(Hotline.number == to, Hotline.active))
+        if hotline is None and via_pool:
+            hotline = _pool_reply_hotline(session, sender)
         if hotline is None:
             log.warning("SMS %s to %s, which is no hotline; ignored", sid, to)
             return EMPTY_TWIML, False
@@ -57,10 +63,23 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
         if answer is None:
             return EMPTY_TWIML, False
         reply = MessagingResponse()
-        reply.message(answer)
+        reply.message(fit_sms(answer))
         return str(reply), False
 
     return sid, handle
+
+
+def _pool_reply_hotline(session: Session, sender: str) -> Hotline | None:
+    """A responder answering a page that came from another number of the Messaging
+    Service's pool: the hotline whose page they most recently got (they may serve several)."""
+    return session.scalar(
+        select(Hotline)
+        .join(Responder, Responder.hotline_id == Hotline.id)
+        .join(Outbound, Outbound.responder_id == Responder.id)
+        .where(Responder.phone == sender, Responder.active, Hotline.active)
+        .order_by(Outbound.id.desc())
+        .limit(1)
+    )
 
 
 @router.post(SMS, response_class=Response, summary="Inbound SMS (Twilio webhook)")

@@ -39,11 +39,28 @@ class ConsoleTransport:
         """Where lines go: the stream given, else the current `sys.stdout`."""
         return self._out if self._out is not None else sys.stdout
 
-    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> Sent:
+    def send_sms(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str | None,
+        validity_period: int | None = None,
+        messaging_service_sid: str | None = None,
+    ) -> Sent:
         """Record and print an SMS; returns a fresh SM... SID."""
         return self._emit("sms", "SMS", "SM", to, from_, body)
 
-    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None) -> Sent:
+    def place_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str | None,
+        timeout: int | None = None,
+    ) -> Sent:
         """Record and print a call; returns a fresh CA... SID."""
         return self._emit("call", "CALL", "CA", to, from_, url)
 

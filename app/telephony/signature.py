@@ -10,9 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 
-__all__ = ["SIGNATURE_HEADER", "Params", "is_valid", "sign"]
+__all__ = [
+    "HMAC_SHA1",
+    "HMAC_SHA256",
+    "SIGNATURE_HEADER",
+    "SIGNATURE_SETTINGS_HEADER",
+    "Params",
+    "is_valid",
+    "secret_for",
+    "sign",
+]
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -96,3 +111,28 @@ def is_valid(
     except (TypeError, ValueError):
         return False
     return bool(RequestValidator(auth_token).validate(url, multi, signature, algorithm))
+
+
+def secret_for(
+    settings_header: str | None, *, auth_token: str | None, shared_key: str | None
+) -> tuple[str, str]:
+    """The algorithm a webhook announces and the secret it was signed with.
+
+    Without `X-Twilio-Webhooks-Signature-Settings` Twilio signs with HMAC-SHA1 and the auth
+    token; under a Webhooks signature rule it announces HMAC_SHA256 and signs with the rule's
+    SharedKey. Raises ValueError, with a message fit for the 403 answer, when the announced
+    algorithm is unknown or its secret is not configured: such a webhook cannot be trusted.
+    """
+    algorithm = get_signature_algorithm(settings_header).upper()
+    if algorithm == HMAC_SHA1:
+        if not auth_token:
+            raise ValueError("TWILIO_AUTH_TOKEN is not set")
+        return algorithm, auth_token
+    if algorithm == HMAC_SHA256:
+        if not shared_key:
+            raise ValueError(
+                "this webhook is signed with HMAC_SHA256 (X-Twilio-Webhooks-Signature-Settings) "
+                "but TWILIO_WEBHOOK_SHARED_KEY is not set: it cannot be verified"
+            )
+        return algorithm, shared_key
+    raise ValueError(f"unsupported webhook signature algorithm {algorithm[:40]!r}")

@@ -60,10 +60,32 @@ class SendError(Exception):
 class Transport(Protocol):
     """Sends SMS and places calls; raises `SendError` when the provider refuses."""
 
-    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> Sent:
-        """Send one SMS; `status_callback` is the URL for delivery status updates."""
+    def send_sms(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str | None,
+        validity_period: int | None = None,
+        messaging_service_sid: str | None = None,
+    ) -> Sent:
+        """Send one SMS; `status_callback` is the URL for delivery status updates.
+
+        `validity_period` (seconds) lets the provider drop a message stuck in its queue;
+        `messaging_service_sid` sends through that sender pool instead of `from_`.
+        """
         ...
 
-    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None) -> Sent:
-        """Place one call whose TwiML is fetched from `url` when it is answered."""
+    def place_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str | None,
+        timeout: int | None = None,
+    ) -> Sent:
+        """Place one call whose TwiML is fetched from `url` when it is answered; `timeout`
+        is how many seconds it rings."""
         ...

@@ -53,6 +53,7 @@ _KNOWN_ERRORS: Mapping[int, str] = {
     21611: "outbound queue full",
     21614: "'To' number cannot receive SMS",
     21617: "body too long",
+    30036: "validity period expired",
 }
 
 
@@ -174,16 +175,47 @@ class TwilioTransport:
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
         self._credentials = (account_sid, auth_token)
 
-    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> Sent:
-        """Create an outbound message; Twilio queues it and reports progress to the callback."""
-        kwargs: dict[str, Any] = {"to": to, "from_": from_, "body": body}
+    def send_sms(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str | None,
+        validity_period: int | None = None,
+        messaging_service_sid: str | None = None,
+    ) -> Sent:
+        """Create an outbound message; Twilio queues it and reports progress to the callback.
+
+        With `messaging_service_sid` the message goes through that Messaging Service's sender
+        pool and carries no From (Twilio picks the sender); with `validity_period` Twilio
+        gives it up (failed, 30036) if it is still queued after that many seconds.
+        """
+        kwargs: dict[str, Any] = {"to": to, "body": body}
+        if messaging_service_sid:
+            kwargs["messaging_service_sid"] = messaging_service_sid
+        else:
+            kwargs["from_"] = from_
+        if validity_period is not None:
+            kwargs["validity_period"] = validity_period
         if status_callback is not None:
             kwargs["status_callback"] = status_callback
         return self._create("SMS", lambda: self.client.messages.create(**kwargs))
 
-    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None) -> Sent:
-        """Create an outbound call; Twilio fetches TwiML from `url` once it connects."""
+    def place_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str | None,
+        timeout: int | None = None,
+    ) -> Sent:
+        """Create an outbound call; Twilio fetches TwiML from `url` once it connects and
+        stops ringing after `timeout` seconds (its default is 60)."""
         kwargs: dict[str, Any] = {"to": to, "from_": from_, "url": url}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         if status_callback is not None:
             kwargs["status_callback"] = status_callback
             kwargs["status_callback_event"] = list(CALL_STATUS_EVENTS)

@@ -16,7 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.services import Services, from_request
 from app.telephony.models import WebhookReceipt
-from app.telephony.signature import SIGNATURE_HEADER, is_valid
+from app.telephony.signature import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    is_valid,
+    secret_for,
+)
 
 TWIML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
@@ -39,6 +44,9 @@ class SignedWebhook:
 async def signed_form(request: Request) -> dict[str, str]:
     """The webhook's form, once its X-Twilio-Signature proves it came from Twilio.
 
+    HMAC-SHA1 with the auth token, or HMAC-SHA256 with TWILIO_WEBHOOK_SHARED_KEY when the
+    request announces it in X-Twilio-Webhooks-Signature-Settings (a Webhooks signature rule).
+
     The URL checked is the configured public URL plus path and query, which is what Twilio
     signed even when a proxy in front changed scheme, host or port. Twilio posts
     application/x-www-form-urlencoded; the body is parsed here directly, which is cheaper
@@ -57,7 +65,16 @@ async def signed_form(request: Request) -> dict[str, str]:
     if request.url.query:
         path += "?" + request.url.query
     signature = request.headers.get(SIGNATURE_HEADER)
-    if not is_valid(settings.twilio_auth_token, settings.public_url + path, pairs, signature):
+    try:
+        algorithm, secret = secret_for(
+            request.headers.get(SIGNATURE_SETTINGS_HEADER),
+            auth_token=settings.twilio_auth_token,
+            shared_key=settings.twilio_webhook_shared_key,
+        )
+    except ValueError as exc:
+        raise HTTPException(403, str(exc)) from None
+    url = settings.public_url + path
+    if not is_valid(secret, url, pairs, signature, algorithm=algorithm):
         raise HTTPException(403, "invalid or missing X-Twilio-Signature")
     # Kept as sent, to be spooled if the database turns out to be unreachable.
     setattr(request.state, SIGNED_WEBHOOK, SignedWebhook(path, dict(pairs), signature))

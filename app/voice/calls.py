@@ -19,6 +19,7 @@ from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import service
 from app.cases.models import Case, Exclusion, Recording
+from app.cases.reporter import WITHHELD
 from app.paging.engine import audience, queue_pages
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, PAGE_KINDS
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 Answer = tuple[str, bool]  # the TwiML, and whether the worker has something new to do
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
-# Twilio's stand-ins for a withheld caller ID (anonymous, restricted, blocked, unavailable).
-WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696"})
 # A call pages nobody until its caller has chosen at the greeting (2: a lead is involved).
 # A caller who hangs up during the greeting never reaches the choice: its paging starts
 # this long after the call came in, later than any caller still listening could press 2.

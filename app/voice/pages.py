@@ -20,10 +20,10 @@ from app.paging.engine import audience
 from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE, already_queued, enqueue
 from app.paging.reachability import mark_unreachable
-from app.roster.models import Responder
+from app.roster.models import Hotline, Responder
 from app.voice import recordings, twiml
 from app.voice.calls import Answer, locked_case, not_accepted
-from app.voice.urls import page_choice_url
+from app.voice.urls import page_choice_url, page_listen_url
 
 # A call's statuses in the order they happen; a late or repeated callback never moves a
 # row back. Every ending ranks the same: the first one reported is the one that counts.
@@ -41,13 +41,18 @@ CALL_ORDER = {
 CALL_FAILED = ("busy", "no-answer", "failed", "canceled")
 
 
-def call_instead(session: Session, row: Outbound, now: datetime) -> bool:
+def call_instead(
+    session: Session, row: Outbound, now: datetime, *, unreachable: bool = True
+) -> bool:
     """An SMS page Twilio could not deliver (opted out, not a mobile, undelivered...)
-    becomes a call to the same responder, while the case is open and they may hear of it."""
+    becomes a call to the same responder, while the case is open and they may hear of it.
+    `unreachable=False` (the page only expired in Twilio's queue) leaves their later
+    pages on SMS."""
     if row.kind != "page" or row.case_id is None or row.responder_id is None:
         return False
-    reason = row.error or "undeliverable"
-    mark_unreachable(session, row.responder_id, reason, now, case_id=row.case_id)
+    if unreachable:
+        reason = row.error or "undeliverable"
+        mark_unreachable(session, row.responder_id, reason, now, case_id=row.case_id)
     case = session.get_one(Case, row.case_id)
     aud = audience(session, case)
     if case.status != "open" or not aud.may_hear(row.responder_id):
@@ -179,8 +184,8 @@ def page_call(
     link_secret: str = "",
     now: datetime | None = None,
 ) -> Answer:
-    """What the called responder hears: the page, and 1 to take the case. A voicemail the
-    page quotes is played on the call, through a link made for this responder alone."""
+    """What answers the paging call hears first: who calls, and 1 to hear the page. Nothing
+    about the case yet: it may be a voicemail, which must not record the report."""
     found = _call_page(session, outbound_id)
     if found is None:
         return twiml.hang_up(), False
@@ -188,9 +193,35 @@ def page_call(
     gone = service.not_takeable(session, case, responder)
     if gone:
         return twiml.hang_up(wording.spoken(gone)), False
+    hotline = session.get_one(Hotline, case.hotline_id)
+    return twiml.page_prompt(
+        wording.call_page_prompt(hotline.name), page_listen_url(base, row.id)
+    ), False
+
+
+def page_listen(
+    session: Session,
+    outbound_id: int,
+    *,
+    digits: str,
+    now: datetime,
+    base: str,
+    link_secret: str = "",
+) -> Answer:
+    """A person pressed 1: the page, and 1 to take the case. No key (a machine) hangs up.
+    A voicemail the page quotes is played, through a link made for this responder alone."""
+    found = _call_page(session, outbound_id)
+    if found is None:
+        return twiml.hang_up(), False
+    row, case, responder = found
+    if digits != "1":
+        return not_accepted(session, case, responder, now, digits, outbound_id=row.id)
+    gone = service.not_takeable(session, case, responder)
+    if gone:
+        return twiml.hang_up(wording.spoken(gone)), False
     text = wording.call_page(row.body, case.id)
     play = []
-    if link_secret and now is not None:
+    if link_secret:
         bearer = recordings.Bearer("r", responder.id)
         play = [
             recordings.link(base, link_secret, int(m.group(1)), bearer, now)

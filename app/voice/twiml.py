@@ -15,7 +15,8 @@ GREETING_SECONDS = 4  # to press 2 after the greeting; silence rings the leads
 RING_SECONDS = 25  # before a responder's own voicemail usually answers
 SCREEN_SECONDS = 6  # for a responder to press 1
 PAGE_SECONDS = 8  # for a called responder to press 1 after the page is read
-VOICEMAIL_SECONDS = 120  # Twilio transcribes recordings shorter than 120 s only
+# Twilio transcribes only recordings shorter than 120 s: a full-length one would get none.
+VOICEMAIL_SECONDS = 115
 
 
 def hang_up(text: str | None = None) -> str:
@@ -122,6 +123,22 @@ def voicemail(
         transcribe_callback=transcription_url,
     )
     response.say(after)
+    response.hangup()
+    return str(response)
+
+
+def page_prompt(text: str, action_url: str) -> str:
+    """The start of a paging call: only a person who presses 1 hears the page, so an
+    answering machine records nothing about the case (docs/adr/0009-paging-calls.md)."""
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1,
+        timeout=PAGE_SECONDS,
+        action=action_url,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    gather.say(text, loop=2)
     response.hangup()
     return str(response)
 

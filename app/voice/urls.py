@@ -60,5 +60,10 @@ def page_url(base: str, outbound_id: int) -> str:
     return f"{base}{VOICE}/page/{outbound_id}"
 
 
+def page_listen_url(base: str, outbound_id: int) -> str:
+    """Where the answer to the paging call's first question (press 1 to hear it) goes."""
+    return f"{page_url(base, outbound_id)}/listen"
+
+
 def page_choice_url(base: str, outbound_id: int) -> str:
     return f"{page_url(base, outbound_id)}/choice"

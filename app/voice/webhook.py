@@ -201,6 +201,28 @@ def page_call(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
 
 
 @router.post(
+    "/twilio/voice/page/{outbound_id}/listen",
+    response_class=Response,
+    summary="Voice page: 1 to hear it",
+)
+def page_listen(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
+    (call_sid,) = required(form, "CallSid")
+    digits = form.get("Digits", "").strip()
+
+    def handle(session: Session) -> tuple[str, bool]:
+        return pages.page_listen(
+            session,
+            outbound_id,
+            digits=digits,
+            now=svc.clock(),
+            base=svc.settings.public_url,
+            link_secret=svc.settings.twilio_auth_token or "",
+        )
+
+    return twiml(once(svc, f"{call_sid}:page-listen", "voice-page-listen", handle))
+
+
+@router.post(
     "/twilio/voice/page/{outbound_id}/choice", response_class=Response, summary="Voice page answer"
 )
 def page_choice(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
@@ -234,6 +256,7 @@ def _register() -> None:
         "/twilio/voice/screen",
         "/twilio/voice/screen-result",
         "/twilio/voice/page/{outbound_id}",
+        "/twilio/voice/page/{outbound_id}/listen",
         "/twilio/voice/page/{outbound_id}/choice",
     ):
         outage.register(path, answer=outage.call_step_answer)

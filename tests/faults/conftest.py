@@ -18,6 +18,7 @@ def twilio() -> Iterator[StandInTwilio]:
     standin = StandInTwilio().start()
     yield standin
     standin.close()
+    assert not standin.violations, f"requests Twilio would refuse: {standin.violations}"
 
 
 @pytest.fixture

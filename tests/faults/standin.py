@@ -3,7 +3,11 @@
 Real `hotline worker` processes send through the real Twilio client to this server
 (TWILIO_API_BASE_URL). It records every request it gets and answers as Twilio does (201 with a
 SID), or holds a request open ("hangs") so a test can kill a worker while a send is in flight.
-Nothing leaves the machine.
+Like Twilio it refuses what Twilio refuses: every request is checked against Twilio's API
+description (tests.twilio_conformance), and one it does not allow is answered 400 and kept in
+`violations` (the fixture fails the test on any); a number in `opted_out` gets 21610. With
+`callbacks_to` set, it sends the status callbacks of each accepted message (sent, then
+delivered or its `fates` entry), signed as Twilio signs them. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from tests.harness import ACCOUNT_SID, AUTH_TOKEN
+import httpx
+
+from app.telephony.signature import SIGNATURE_HEADER, sign
+from tests import twilio_conformance as conformance
+from tests.harness import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
 
 # An optional prefix before Twilio's path tells the tests which worker sent a request: each
 # worker can get its own TWILIO_API_BASE_URL, e.g. http://127.0.0.1:PORT/w2.
@@ -74,6 +82,11 @@ class StandInTwilio:
         self.stall_seconds = 0.0
         self.jitter_seconds = 0.0
         self.random = random.Random()
+        self.violations: list[tuple[str, list[str]]] = []
+        self.opted_out: set[str] = set()
+        self.fates: dict[str, tuple[str, str]] = {}  # to -> (final status, error code)
+        self.callbacks_to: str | None = None  # a web process's URL, for status callbacks
+        self.callbacks_sent: list[dict[str, str]] = []
         self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -119,6 +132,24 @@ class StandInTwilio:
                 rec.release.set()
         return chosen
 
+    def send_callbacks(self, rec: Received, status_callback: str) -> None:
+        """Status callbacks for one accepted message, one per change, as Twilio sends them:
+        signed over the URL Twilio was given, posted to the web process that serves it."""
+        if not self.callbacks_to or not status_callback.startswith(PUBLIC_URL) or not rec.sid:
+            return
+        final, code = self.fates.get(rec.to, ("delivered", ""))
+        base = {"MessageSid": rec.sid, "AccountSid": ACCOUNT_SID, "To": rec.to}
+        target = self.callbacks_to + status_callback.removeprefix(PUBLIC_URL)
+        for status in ("sent", final):
+            params = {**base, "MessageStatus": status}
+            if status == final and code:
+                params["ErrorCode"] = code
+            signature = sign(AUTH_TOKEN, status_callback, params)
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(target, data=params, headers={SIGNATURE_HEADER: signature}, timeout=10)
+            with self.lock:
+                self.callbacks_sent.append(params)
+
     def snapshot(self) -> list[Received]:
         with self.lock:
             return list(self.received)
@@ -162,7 +193,9 @@ def _handler(standin: StandInTwilio) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            raw_body = self.rfile.read(length).decode()
+            raw = parse_qs(raw_body, keep_blank_values=True)
+            form = {k: v[0] for k, v in raw.items()}
             path = PATH.fullmatch(self.path.split("?", 1)[0])
             if path is None or path["account"] != ACCOUNT_SID:
                 self._answer(404, {"code": 20404, "message": "not found", "status": 404})
@@ -171,6 +204,16 @@ def _handler(standin: StandInTwilio) -> type[BaseHTTPRequestHandler]:
                 self._answer(401, {"code": 20003, "message": "authenticate", "status": 401})
                 return
             calls = path["what"] == "Calls"
+            problems = conformance.violations("POST", "http://standin" + self.path, raw_body)
+            code = conformance.refusal("call" if calls else "message", raw, problems)
+            if problems:
+                with standin.lock:
+                    standin.violations.append((self.path, problems))
+            if code is None and not calls and form.get("To") in standin.opted_out:
+                code = conformance.OPTED_OUT
+            if code is not None:
+                self._answer(400, {"code": code, "message": "refused", "status": 400})
+                return
             rec = Received(
                 kind="call" if calls else "sms",
                 to=form.get("To", ""),
@@ -202,6 +245,13 @@ def _handler(standin: StandInTwilio) -> type[BaseHTTPRequestHandler]:
             if self._answer(201, answer):
                 rec.sid = sid
                 rec.answered_at = time.monotonic()
+                if not calls and standin.callbacks_to:
+                    # Twilio reports later, from elsewhere: never inside the create request.
+                    threading.Thread(
+                        target=standin.send_callbacks,
+                        args=(rec, form.get("StatusCallback", "")),
+                        daemon=True,
+                    ).start()
 
         def _answer(self, status: int, payload: dict[str, object]) -> bool:
             data = json.dumps(payload).encode()

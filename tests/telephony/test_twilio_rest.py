@@ -484,3 +484,38 @@ def test_request_rejects_non_positive_timeout() -> None:
         client.close()
     with pytest.raises(ValueError):
         HttpxTwilioClient(BASE, timeout=0)
+
+
+def test_send_sms_with_validity_period_and_messaging_service(
+    mock: respx.MockRouter, transport: TwilioTransport
+) -> None:
+    route = mock.post(MESSAGES_URL).respond(201, json=message_json())
+    service = "MG" + "c" * 32
+
+    transport.send_sms(
+        to=RESPONDER,
+        from_=HOTLINE_NUMBER,
+        body=BODY,
+        status_callback=CALLBACK,
+        validity_period=300,
+        messaging_service_sid=service,
+    )
+
+    # The pool picks the sender: no From beside MessagingServiceSid.
+    assert form(route.calls.last.request) == {
+        "To": [RESPONDER],
+        "MessagingServiceSid": [service],
+        "Body": [BODY],
+        "StatusCallback": [CALLBACK],
+        "ValidityPeriod": ["300"],
+    }
+
+
+def test_place_call_with_a_ring_timeout(mock: respx.MockRouter, transport: TwilioTransport) -> None:
+    route = mock.post(CALLS_URL).respond(201, json=call_json())
+
+    transport.place_call(
+        to=RESPONDER, from_=HOTLINE_NUMBER, url=VOICE_URL, status_callback=None, timeout=25
+    )
+
+    assert form(route.calls.last.request)["Timeout"] == ["25"]

@@ -147,7 +147,8 @@ def test_nobody_answers_and_the_voicemail_is_attached_and_paged(hl: Hotline) -> 
     assert "recorded" in offer.said and "case 1" in offer.said
     assert "If anyone is in danger call 911" in offer.said
     record = offer.one("Record")
-    assert record.get("maxLength") == "120" and record.get("transcribe") == "true"
+    # Twilio transcribes only recordings shorter than 120 s.
+    assert int(record.get("maxLength")) < 120 and record.get("transcribe") == "true"
     assert record.get("action") == f"{VOICE}/recorded?case=1"
     assert record.get("transcribeCallback") == f"{VOICE}/transcription?case=1"
     assert record.get("recordingStatusCallback") == f"{VOICE}/recording?case=1"

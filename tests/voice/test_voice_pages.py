@@ -34,7 +34,14 @@ def test_an_opted_out_responder_is_called_and_takes_the_case_by_pressing_1(hl: H
     assert placed.status_callback == f"{PUBLIC_URL}/twilio/status"
     assert "booth 12" in row.body
 
-    avery, page = picked_up(hl, placed)
+    avery, prompt = picked_up(hl, placed)
+    # Whoever answers hears nothing about the case until they press 1: a voicemail keeps none.
+    assert prompt.verbs == ["Gather", "Hangup"]
+    assert prompt.one("Gather").get("action") == f"{PUBLIC_URL}/twilio/voice/page/{row.id}/listen"
+    assert "Press 1 to hear it" in prompt.said
+    assert "booth 12" not in prompt.said and "case 1" not in prompt.said.lower()
+    page = avery.press(prompt, "1")
+    assert page is not None
     assert page.verbs == ["Gather", "Hangup"]
     gather = page.one("Gather")
     assert gather.get("numDigits") == "1"
@@ -83,8 +90,10 @@ def test_a_call_answered_by_voicemail_does_not_count_and_escalates(hl: Hotline) 
     hl.twilio.fail_next(400, code=21614)  # a landline: no SMS
     hl.run()
     [placed] = hl.twilio.take_calls()
-    avery, page = picked_up(hl, placed)
-    assert avery.press(page, None) is not None  # the voicemail greeting, no key
+    avery, prompt = picked_up(hl, placed)
+    assert "report" not in prompt.said  # the voicemail records no word of the case
+    hung_up = avery.press(prompt, None)  # the voicemail greeting, no key
+    assert hung_up is not None and hung_up.hangs_up
     assert "call_not_accepted" in types(hl)
     call_status(hl, placed, "completed", CallDuration="20")
     assert status_of(hl) == "open"
