@@ -142,7 +142,10 @@ def test_a_voice_page_plays_the_voicemail_through_a_link_of_its_own(hl: Hotline)
     hl.twilio.fail_next(400, code=21610)  # the first lead of tier 2 opted out: called instead
     hl.after(minutes=5)
     (placed,) = hl.twilio.take_calls()
-    _, page = picked_up(hl, placed)
+    leg, prompt = picked_up(hl, placed)
+    assert not list(prompt.root.iter("Play"))  # nothing of the case before a person presses 1
+    page = leg.press(prompt, "1")
+    assert page is not None
     (played,) = [el.text or "" for el in page.root.iter("Play")]
     assert played.startswith(f"{PUBLIC_URL}/recordings/") and "twilio.com" not in page.xml
     assert "a voicemail" in page.said
