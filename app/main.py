@@ -9,9 +9,14 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from app import health, observe  # noqa: F401  (observe: committed events are logged, counted)
+from app import (
+    apidocs,
+    health,
+    observe,  # noqa: F401  (observe: committed events are logged, counted)
+)
 from app.audit import views as audit_views
 from app.cases import views as case_views
+from app.console import views as console
 from app.db import utcnow
 from app.metrics import WebhookCounter
 from app.paging.worker import Worker
@@ -69,6 +74,8 @@ def create_app(
         title="hotline",
         summary="SMS and phone escalation for code-of-conduct incident response",
         lifespan=lifespan,
+        docs_url=None,  # served from local files instead (app.apidocs): no CDN
+        redoc_url=None,
     )
     app.state.services = services
     app.add_middleware(WebhookCounter)
@@ -81,4 +88,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(case_views.router)
     app.include_router(audit_views.router)
+    apidocs.install(app)
+    console.install(app)
     return app

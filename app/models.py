@@ -3,6 +3,7 @@
 from app.audit.models import Event
 from app.auth.models import ApiToken
 from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message, Recording
+from app.console.models import ConsoleSession
 from app.db import Base
 from app.paging.models import Outbound
 from app.roster.models import Hotline, Responder, Shift
@@ -14,6 +15,7 @@ __all__ = [
     "Case",
     "CaseNote",
     "CaseRecord",
+    "ConsoleSession",
     "EarlyStatus",
     "Event",
     "Exclusion",

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         None, gt=0, allow_inf_nan=False, validation_alias=AliasChoices("HOTLINE_RETENTION_DAYS")
     )
 
+    # The console signs a browser out after this long without a page asked for by a person.
+    console_idle_minutes: float = Field(
+        30.0,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias=AliasChoices("HOTLINE_CONSOLE_IDLE_MINUTES"),
+    )
+
     @field_validator("twilio_webhook_shared_key", "twilio_messaging_service_sid", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

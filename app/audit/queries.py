@@ -181,10 +181,15 @@ def verify_case(session: Session, case_id: int | None) -> chain.Verdict:
 
 
 def verify_all(
-    session: Session, progress: Callable[[int | None, chain.Verdict], None] | None = None
+    session: Session,
+    progress: Callable[[int | None, chain.Verdict], None] | None = None,
+    *,
+    where: ColumnElement[bool] | None = None,
 ) -> list[tuple[int | None, chain.Verdict]]:
-    """Every chain of the log, each reported once: the broken ones with their first break."""
-    query = _stored().order_by(Event.case_id, Event.seq).execution_options(yield_per=5000)
+    """Every chain of the log, each reported once: the broken ones with their first break.
+    `where` keeps only some chains (whole ones: e.g. `visible_events(caller)`)."""
+    query = _stored().where(true() if where is None else where)
+    query = query.order_by(Event.case_id, Event.seq).execution_options(yield_per=5000)
     events = (chain.Stored(*row) for row in session.execute(query))
     key = keys.active().chain_key
     verdicts = []

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.auth.access import Caller, may_edit
+from app.auth.models import ApiToken
 from app.auth.tokens import find_token
 from app.roster.models import Responder
 from app.services import ServicesDep
@@ -32,13 +34,17 @@ def current_caller(
         token = find_token(session, credentials.credentials)
         if token is None:
             raise HTTPException(401, "unknown or revoked token", headers=CHALLENGE)
-        ids: frozenset[int] = frozenset()
-        if token.responder_phone:
-            ids = frozenset(
-                session.scalars(
-                    select(Responder.id).where(Responder.phone == token.responder_phone)
-                )
-            )
+        return caller_of(session, token)
+
+
+def caller_of(session: Session, token: ApiToken) -> Caller:
+    """A live token as the access rules see it: with every responder id of its phone (the
+    console builds its callers here too, so both see exactly the same)."""
+    ids: frozenset[int] = frozenset()
+    if token.responder_phone:
+        ids = frozenset(
+            session.scalars(select(Responder.id).where(Responder.phone == token.responder_phone))
+        )
     return Caller(token_id=token.id, name=token.name, role=token.role, responder_ids=ids)
 
 
