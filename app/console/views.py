@@ -43,7 +43,7 @@ PREFIX = "/console"
 COOKIE = "hotline_console"
 SIGN_IN_COOKIE = "hotline_console_sign_in"  # ties the sign-in form to this browser
 REFRESH_HEADER = "X-Console-Refresh"  # sent by the page refreshing itself: not activity
-REFRESH_SECONDS = 10
+REFRESH_SECONDS = 5
 HERE = files("app.console")
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["local"] = overview.local

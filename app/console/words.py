@@ -103,7 +103,10 @@ def _resolved(actor: str, d: Mapping[str, Any]) -> str:
 
 
 def _record(actor: str, d: Mapping[str, Any]) -> str:
-    fields = ", ".join(words(name).lower() for name in d.get("changes", {}))
+    changes = d.get("changes", {})
+    if not isinstance(changes, Mapping):
+        raise TypeError("changes")
+    fields = ", ".join(words(name).lower() for name in changes)
     return f"{actor} changed the record: {fields or 'nothing'}"
 
 
