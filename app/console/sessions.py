@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth.access import ROLES
 from app.auth.models import ApiToken
 from app.auth.tokens import digest, find_token
 from app.console.models import ConsoleSession
@@ -60,8 +61,8 @@ def sign_in(sessions: sessionmaker[Session], api_token: str, now: datetime) -> s
     """A new session's cookie value for a live API token; None for anything else."""
     with transaction(sessions) as session:
         token = find_token(session, api_token)
-        if token is None:
-            return None
+        if token is None or token.role not in ROLES:
+            return None  # a token for something else (a calendar feed) opens nothing here
         cookie = secrets.token_urlsafe(32)
         session.add(
             ConsoleSession(

@@ -72,6 +72,24 @@ def test_an_unknown_or_revoked_token_is_refused_and_nothing_else_is_shown(
     assert browser.sign_in(token).status_code == 401
 
 
+def test_a_token_of_no_api_role_opens_nothing(browser: Browser, hl: Hotline) -> None:
+    from app.auth.models import ApiToken
+    from app.auth.tokens import digest
+    from app.db import transaction
+
+    with transaction(hl.services.sessions) as session:  # e.g. a calendar feed's token
+        session.add(
+            ApiToken(
+                name="feed",
+                role="calendar",
+                token_hash=digest("hl_feed-token"),
+                created_at=hl.clock(),
+            )
+        )
+    assert browser.sign_in("hl_feed-token").status_code == 401
+    assert COOKIE not in browser.client.cookies
+
+
 def test_revoking_the_token_ends_its_console_sessions_at_once(
     browser: Browser, hl: Hotline
 ) -> None:
@@ -383,3 +401,27 @@ def test_the_api_docs_use_only_files_served_here(browser: Browser) -> None:
         assert "cdn" not in page.lower() and "fonts.googleapis" not in page
         for source in sources:
             assert browser.get(source).status_code == 200, source
+
+
+def test_a_call_where_a_lead_is_involved_is_flagged(browser: Browser, hl: Hotline) -> None:
+    from tests.voice.phone import Call
+
+    call = Call.to_hotline(hl, REPORTER)
+    call.press(call.dial_in(), "2")
+    browser.signed_in_as("chair")
+
+    rows = browser.page("/console/cases/rows")
+    assert "Lead involved" in rows and "· call" in rows
+    number = re.search(r'href="/console/cases/(\d+)"', rows).group(1)  # type: ignore[union-attr]
+    assert "The caller said a lead is involved" in browser.page(f"/console/cases/{number}")
+
+
+def test_what_reporters_write_is_shown_as_text_never_as_markup(
+    browser: Browser, hl: Hotline
+) -> None:
+    number = report(hl, REPORTER, '<script>alert("x")</script><b>booth</b>')
+    browser.signed_in_as("chair")
+
+    page = browser.page(f"/console/cases/{number}")
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;booth&lt;/b&gt;" in page
+    assert "<script>alert" not in page and "<b>booth" not in page
