@@ -44,8 +44,8 @@ def is_live(times: SessionTimes, now: datetime, idle: timedelta) -> bool:
     )
 
 
-def needs_touch(times: SessionTimes, now: datetime) -> bool:
-    return now - times.last_seen_at >= TOUCH_EVERY
+def needs_touch(times: SessionTimes, now: datetime, idle: timedelta) -> bool:
+    return now - times.last_seen_at >= min(TOUCH_EVERY, idle / 10)
 
 
 def csrf_token(cookie: str) -> str:
@@ -88,7 +88,7 @@ def token_of(
     times = SessionTimes(console.created_at, console.last_seen_at, console.ended_at)
     if not is_live(times, now, idle):
         return None
-    if activity and needs_touch(times, now):
+    if activity and needs_touch(times, now, idle):
         console.last_seen_at = now
     return token  # type: ignore[no-any-return]
 

@@ -107,10 +107,16 @@ class Service:
     def output(self) -> str:
         return (self.workdir / "serve.out").read_text(errors="replace")
 
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    workdir = tmp_path_factory.mktemp("console")
+
+def start_service(workdir: Path, **settings: str) -> Service:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
@@ -122,6 +128,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         HOTLINE_SPOOL_DIR=str(workdir / "spool"),
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     with (workdir / "serve.out").open("w") as out:
         proc = subprocess.Popen(
@@ -142,14 +149,17 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
     try:
         wait_until("hotline serve to be ready", ready, seconds=60)
-        yield svc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+    except BaseException:
+        svc.stop()
+        raise
+    return svc
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc = start_service(tmp_path_factory.mktemp("console"))
+    yield svc
+    svc.stop()
 
 
 @dataclass
@@ -390,3 +400,22 @@ def test_the_api_docs_work_offline(service: Service, new_page: Any, offline: Off
     page.wait_for_load_state("networkidle")
     assert offline.refused == []
     print("/docs and /redoc rendered with no request leaving the service")
+
+
+def test_an_idle_session_ends_while_the_page_refreshes_itself(browser: Any, tmp_path: Path) -> None:
+    """Nobody at the screen: the open-cases page keeps refreshing, which is not activity,
+    and once the idle time has passed it lands on the sign-in page saying so."""
+    expect = playwright_api.expect
+    svc = start_service(tmp_path, HOTLINE_CONSOLE_IDLE_MINUTES="0.2")  # 12 seconds
+    try:
+        context = browser.new_context(viewport=DESKTOP, base_url=svc.url)
+        page = context.new_page()
+        sign_in(page, svc.token("chair", "Chair laptop"))
+        expect(page.get_by_role("heading", name="Open cases")).to_be_visible()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=40_000)
+        expect(page.get_by_text("Your session ended.")).to_be_visible()
+        assert "/console/sign-in?expired=1" in page.url
+        print("idle session: the self-refreshing page went to the sign-in page by itself")
+        context.close()
+    finally:
+        svc.stop()

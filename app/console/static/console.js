@@ -24,7 +24,8 @@
     })
       .then(function (response) {
         if (response.type === "opaqueredirect" || response.status === 401) {
-          window.location.reload(); // signed out or expired: the server sends the sign-in page
+          // The session ended (idle, signed out elsewhere, token revoked): sign in again.
+          window.location.assign("/console/sign-in?expired=1&next=" + encodeURIComponent(window.location.pathname));
           return null;
         }
         return response.ok ? response.text() : null;
