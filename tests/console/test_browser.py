@@ -310,6 +310,10 @@ def test_a_chair_follows_a_case_from_the_first_text_to_its_resolution(
     accessible(page, "search")
     screenshot(page, "search", tmp_path)
 
+    # What the chair typed (a note, a search for the reported person) stays out of the log.
+    logged = service.output()
+    assert "hoodie" not in logged.lower() and "booth staff" not in logged
+
     page.get_by_role("link", name="Audit log").click()
     expect(page.get_by_text("chains are intact")).to_be_visible()
     accessible(page, "audit log")
