@@ -36,6 +36,7 @@ from app.cases.models import Case
 from app.cases.schemas import NoteIn, Outcome, RecordPatch, ResolveIn
 from app.console import overview, sessions, words
 from app.db import transaction
+from app.paging.outbox import NEW_WORK
 from app.paging.worker import announce_work
 from app.services import Services, ServicesDep
 
@@ -403,6 +404,9 @@ def edit_record(
         writes.update_record(
             session, case, patch.model_dump(exclude_unset=True), signed.caller, svc.clock()
         )
+        woke = _announce(session)
+    if woke:
+        svc.wakeup.set()
     return redirect(f"{PREFIX}/cases/{n}?done=record#record")
 
 
@@ -426,6 +430,9 @@ def add_note(
     with transaction(svc.sessions) as session:
         case = _visible(session, signed.caller, n, lock=True)
         writes.add_note(session, case, note.body, signed.caller, svc.clock())
+        woke = _announce(session)
+    if woke:
+        svc.wakeup.set()
     return redirect(f"{PREFIX}/cases/{n}?done=note#notes")
 
 
@@ -472,6 +479,15 @@ def resolve(
         announce_work(session)
     svc.wakeup.set()  # the notices to whoever was paged go out now
     return redirect(f"{PREFIX}/cases/{n}?done=resolved")
+
+
+def _announce(session: Session) -> bool:
+    """As the API does after a write: when it made escalation work (an exclusion rerouting
+    the case), wake the workers once the transaction commits."""
+    if not session.info.pop(NEW_WORK, False):
+        return False
+    announce_work(session)
+    return True
 
 
 def _require_editor(signed: SignedIn) -> None:
