@@ -1,7 +1,7 @@
 """console_session: browsers signed in to the chair's console
 
-Revision ID: 0006_console_sessions
-Revises: 0005
+Revision ID: 0007_console_sessions
+Revises: 0006_privacy_at_rest
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import app.db
 from alembic import op
 
-revision: str = "0006_console_sessions"
-down_revision: str | None = "0005"
+revision: str = "0007_console_sessions"
+down_revision: str | None = "0006_privacy_at_rest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
