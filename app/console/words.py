@@ -143,6 +143,8 @@ SENTENCES: dict[str, Callable[[str, Mapping[str, Any]], str]] = {
         f"{d.get('responder', 'A responder')} excluded from the case: "
         f"{exclusion_reason(str(d.get('reason', '')))}"
     ),
+    "routable_again": lambda a, d: "Someone eligible can be paged again: escalation resumes",
+    "responder_reachable_by_sms": lambda a, d: f"{d.get('responder')} can be reached by SMS again",
     "reopened": lambda a, d: "Case reopened",
     "acknowledged": lambda a, d: f"{a} acknowledged the case{_via(d)}",
     "relayed": lambda a, d: f"{a} replied to the reporter ({d.get('chars', '?')} characters)",
