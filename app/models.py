@@ -4,6 +4,7 @@ from app.audit.models import Event
 from app.auth.models import ApiToken
 from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message, Recording
 from app.db import Base
+from app.drills.models import Drill, DrillCheck
 from app.paging.models import Outbound
 from app.roster.models import Hotline, Responder, Shift
 from app.telephony.models import EarlyStatus, WebhookReceipt
@@ -14,6 +15,8 @@ __all__ = [
     "Case",
     "CaseNote",
     "CaseRecord",
+    "Drill",
+    "DrillCheck",
     "EarlyStatus",
     "Event",
     "Exclusion",

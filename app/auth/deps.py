@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from app.auth.access import Caller, may_edit
+from app.auth.access import CALENDAR, Caller, may_edit
 from app.auth.tokens import find_token
 from app.roster.models import Responder
 from app.services import ServicesDep
@@ -32,6 +32,8 @@ def current_caller(
         token = find_token(session, credentials.credentials)
         if token is None:
             raise HTTPException(401, "unknown or revoked token", headers=CHALLENGE)
+        if token.role == CALENDAR:
+            raise HTTPException(403, "a calendar token reads its hotline's shifts.ics only")
         ids: frozenset[int] = frozenset()
         if token.responder_phone:
             ids = frozenset(
