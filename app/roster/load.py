@@ -112,8 +112,12 @@ def load_roster_file(
             raise
         if dry_run:
             tx.rollback()
-        else:
-            tx.commit()
+            return summary
+        if summary.verifications:
+            from app.paging.worker import announce_work
+
+            announce_work(session)  # the verification texts: wake the workers on PostgreSQL
+        tx.commit()
         return summary
 
 
