@@ -167,7 +167,9 @@ def load_roster(
             .where(Case.hotline_id == hotline.id, Case.status.in_(("open", "acknowledged")))
         )
         if open_cases:
-            summary.changes.append(f"{label}: not in the file, NOT deactivated: {open_cases} open")
+            summary.changes.append(
+                f"{label}: not in the file, NOT deactivated: {open_cases} open case(s)"
+            )
             refused.append(
                 RosterProblem(
                     label,
