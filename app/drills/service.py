@@ -175,16 +175,19 @@ def answer_text(session: Session, responder: Responder, body: str, now: datetime
     if match is None:
         return None
     code = match.group(1)
+    # By phone: one person on two hotlines may answer either hotline's number.
     check = session.scalar(
         select(DrillCheck)
         .join(Drill, Drill.id == DrillCheck.drill_id)
-        .where(DrillCheck.responder_id == responder.id, Drill.code == code)
+        .join(Responder, Responder.id == DrillCheck.responder_id)
+        .where(Responder.phone == responder.phone, Drill.code == code)
         .order_by(DrillCheck.answered_at.is_not(None), DrillCheck.id.desc())
         .limit(1)
     )
     if check is None:
         return wording.drill_unknown_code(code) if OK_CODE.match(body) else None
-    _answered(session, check, responder, now, via="sms")
+    owner = session.get_one(Responder, check.responder_id)
+    _answered(session, check, owner, now, via="sms")
     return wording.drill_answered(code)
 
 

@@ -97,13 +97,21 @@ def next_change(
 
 
 def parse_at(text: str | None, timezone: str, now: datetime) -> datetime:
-    """--at / ?at=: ISO 8601; without an offset it is the hotline's local time."""
-    if text is None:
+    """--at: ISO 8601; without an offset it is the hotline's local time."""
+    return localize(None if text is None else datetime.fromisoformat(text), timezone, now)
+
+
+def localize(value: datetime | None, timezone: str, now: datetime) -> datetime:
+    """A time in UTC; one without an offset is the hotline's local time; None is now. A time
+    beyond what UTC can hold is the earliest or latest there is."""
+    if value is None:
         return now
-    value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def hotlines_for(session: Session, number: str | None) -> list[Hotline]:

@@ -51,8 +51,11 @@ def on_call(
     caller: CallerDep,
     hotline: Annotated[str | None, Query(pattern=E164, description="Only this hotline")] = None,
     at: Annotated[
-        str | None,
-        Query(description="ISO 8601 time; without an offset, the hotline's local time"),
+        datetime | None,
+        Query(
+            description="ISO 8601 time, years 1900 to 2999; without an offset, the hotline's"
+            " local time (default: now)"
+        ),
     ] = None,
 ) -> list[OnCallOut]:
     now = svc.clock()
@@ -62,10 +65,9 @@ def on_call(
             raise HTTPException(404, "no such hotline")
         out = []
         for h in hotlines:
-            try:
-                when = oncall.parse_at(at, h.timezone, now)
-            except (ValueError, OverflowError):
-                raise HTTPException(400, "at: expected an ISO 8601 time") from None
+            when = oncall.localize(at, h.timezone, now)
+            if not 1900 <= when.year <= 2999:
+                raise HTTPException(400, "at: a time between the years 1900 and 2999")
             entry = oncall.on_call(session, h, when)
             out.append(
                 OnCallOut(

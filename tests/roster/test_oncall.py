@@ -69,7 +69,8 @@ def test_the_api_answers_in_the_hotlines_time_zone_and_matches_real_paging(api: 
     assert same[0]["tiers"] == entry["tiers"]
     night = api.ok("/api/oncall", chair, at="2026-05-11T22:00")
     assert night[0]["tiers"][0]["responders"] == ["Avery Quinn", "Blake Rivera", "Casey Moreau"]
-    assert api.get("/api/oncall", chair, at="tomorrow").status_code == 400
+    assert api.get("/api/oncall", chair, at="tomorrow").status_code == 422
+    assert api.get("/api/oncall", chair, at="1800-01-01T00:00").status_code == 400
     assert api.get("/api/oncall", chair, hotline="+15555550109").status_code == 404
 
 
