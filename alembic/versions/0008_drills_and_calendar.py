@@ -1,7 +1,7 @@
 """drills, drill checks, responder.phone_verified_at, api_token.hotline_number (issue 10)
 
-Revision ID: 0007_drills
-Revises: 0006_privacy_at_rest
+Revision ID: 0008_drills
+Revises: 0007_i9a
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import app.db
 from alembic import op
 
-revision: str = "0007_drills"
-down_revision: str | None = "0006_privacy_at_rest"
+revision: str = "0008_drills"
+down_revision: str | None = "0007_i9a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
