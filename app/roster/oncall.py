@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.paging import escalation
-from app.paging.eligibility import Person, Span, on_call_leads
+from app.paging.eligibility import CaseAudience, Person, Span, on_call_leads
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder, Shift
 
@@ -53,11 +53,13 @@ def plan_tiers(
 ) -> list[TierOnCall]:
     """Each tier of the policy's first run for a report at `at`, as the engine would page it
     (no exclusions: a report that names nobody)."""
+    # A report that names nobody, from someone who is no responder.
+    nobody_excluded = CaseAudience(people=tuple(people), excluded=frozenset(), reporter_phone=None)
     out = []
     for step, tier in enumerate(escalation.tiers(policy)):
         due = escalation.step_due_at(policy, at, step)
         assert due is not None
-        plan = escalation.plan_step(policy, step, people, spans, (), None, due)
+        plan = escalation.plan_step(policy, step, nobody_excluded, spans, due)
         note = None
         recipients: tuple[str, ...] = tuple(names[p.id] for p in plan.recipients)
         if plan.unroutable:

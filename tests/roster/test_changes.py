@@ -124,7 +124,7 @@ def test_a_deactivated_hotline_still_opens_cases_that_page_its_alternates(
     assert "Call 112" in follow_up
     # the alternate can take it as always
     assert "You have case" in two.answer(HARPER, "ACK", to=OTHER_HOTLINE)
-    assert "lead responder has your report" in " ".join(m.body for m in two.run())
+    assert "has your report" in " ".join(m.body for m in two.run())
 
     call = two.post(
         "/twilio/voice",
