@@ -1,7 +1,7 @@
 """drills, drill checks, responder.phone_verified_at, api_token.hotline_number (issue 10)
 
-Revision ID: 0008_drills
-Revises: 0007_i9a
+Revision ID: 0009_drills
+Revises: 0008_reporter_reachability
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import app.db
 from alembic import op
 
-revision: str = "0008_drills"
-down_revision: str | None = "0007_i9a"
+revision: str = "0009_drills"
+down_revision: str | None = "0008_reporter_reachability"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
