@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint clean
 
+# The example roster goes only into an empty database: a restart never replaces (or switches
+# off) the organizer's own hotlines. Set HOTLINE_ROSTER to keep a roster file in sync instead.
 run: $(VENV)/.installed
-	HOTLINE_ROSTER=$${HOTLINE_ROSTER:-examples/roster.yaml} $(BIN)/hotline serve
+	$(BIN)/hotline roster load --if-empty examples/roster.yaml
+	$(BIN)/hotline serve
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

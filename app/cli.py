@@ -28,8 +28,14 @@ Commands (`hotline COMMAND --help` tells more):
   worker [--health]                     the escalation engine and sender, on its own;
                                         --health checks a running one
   migrate                               bring the database to the newest schema
-  roster load FILE                      load hotlines, responders, shifts, escalation
-  token create --role ROLE [--responder PHONE] [--name TEXT]
+  roster load FILE [--dry-run] [--prune] [--if-empty]
+                                        load hotlines, responders, shifts, escalation;
+                                        prints what changes
+  drill [--hotline NUMBER] [--voice] [--minutes MINUTES]
+                                        text every responder a test page
+  drill status [ID] [--hotline NUMBER]  who answered, whose text failed, who said nothing
+  oncall [--hotline NUMBER] [--at TIME] whom a report would page at each tier
+  token create --role ROLE [--responder PHONE] [--name TEXT] [--hotline NUMBER]
                                         print a new API token once
   token list                            every API token (never the token itself)
   token revoke ID                       a token stops working at once
@@ -105,7 +111,21 @@ cli.add_typer(spool_cli, name="spool")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(retention_cli, name="retention")
 
+
+class DrillGroup(Group):
+    """`hotline drill` runs a drill itself; `hotline drill status` reads one."""
+
+    def __init__(self, help: str) -> None:
+        typer.Typer.__init__(self, no_args_is_help=False, rich_markup_mode=None, help=help)  # type: ignore[arg-type]
+
+
+drill_cli = DrillGroup(
+    "Test pages before an event: who answers, whose phone fails, who says nothing."
+)
+cli.add_typer(drill_cli, name="drill")
+
 DOTENV = Path(".env")
+CLI_ACTOR = "hotline command"
 
 
 def _logging(settings: Settings) -> None:
@@ -134,10 +154,24 @@ def _main(
     pass
 
 
+def _checked_settings() -> Settings:
+    """The settings, or exit 2 naming the variable when they cannot work."""
+    settings = get_settings()
+    _refuse_unworkable(settings)
+    return settings
+
+
+def _refuse_unworkable(settings: Settings) -> None:
+    problem = settings.startup_problem()
+    if problem:
+        typer.echo(f"hotline: cannot start: {problem}", err=True)
+        raise typer.Exit(2)
+
+
 def _settings_with_demo_token() -> Settings:
     """The offline demo still checks signatures: it makes an auth token once and keeps it in
     ./.env, where `hotline simulate` finds it to sign its requests."""
-    settings = get_settings()
+    settings = _checked_settings()
     if settings.twilio_auth_token or settings.transport != "console":
         return settings
     token = secrets.token_hex(16)
@@ -227,6 +261,7 @@ def worker(
     from app.paging.worker import Worker
     from app.services import build
 
+    _refuse_unworkable(settings)
     _logging(settings)
     _ensure_keys(settings)
     services = build(settings)
@@ -259,22 +294,170 @@ def migrate() -> None:
 @roster_cli.command("load")
 def roster_load(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Roster YAML file.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Deactivate hotlines the file does not name (never one with open cases).",
+        ),
+    ] = False,
+    if_empty: Annotated[
+        bool,
+        typer.Option(
+            "--if-empty",
+            help="Load only into a database without any hotline (make run, docker-compose).",
+        ),
+    ] = False,
 ) -> None:
-    """Create or update hotlines, responders, shifts and escalation policy from YAML."""
+    """Create or update hotlines, responders, shifts and escalation policy from YAML, and
+    print what changes (hotlines, people, shifts, tiers)."""
     from app.db import make_engine, make_sessionmaker
-    from app.roster.load import load_roster_file
+    from app.migrate import upgrade
+    from app.roster.load import RosterRefused, has_hotlines, load_roster_file
     from app.roster.schema import RosterError
 
     settings = get_settings()
+    if if_empty and is_sqlite(settings.database_url):
+        upgrade(settings.database_url)  # the embedded default sets itself up, as serve does
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
     try:
-        summary = load_roster_file(make_sessionmaker(engine), file, utcnow())
+        if if_empty and has_hotlines(sessions):
+            typer.echo(f"roster {file} not loaded: the database has a roster already")
+            return
+        summary = load_roster_file(sessions, file, utcnow(), prune=prune, dry_run=dry_run)
+    except RosterRefused as error:
+        typer.echo(error.summary.diff())
+        typer.echo(f"roster refused, nothing changed:\n{error}", err=True)
+        raise typer.Exit(1) from None
     except RosterError as error:
         typer.echo(f"roster refused, nothing changed:\n{error}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    typer.echo(f"roster loaded: {summary}")
+    typer.echo(summary.diff())
+    if dry_run:
+        typer.echo(f"dry run, nothing changed; would load: {summary}")
+    else:
+        typer.echo(f"roster loaded: {summary}")
+
+
+@drill_cli.callback(invoke_without_command=True)
+def drill(
+    ctx: typer.Context,
+    hotline: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NUMBER", help="The hotline's number (needed when there are several)."
+        ),
+    ] = None,
+    voice: Annotated[
+        bool, typer.Option("--voice", help="Also call each responder: press 1 to confirm.")
+    ] = False,
+    minutes: Annotated[
+        float, typer.Option(metavar="MINUTES", help="How long to wait for answers.")
+    ] = 15.0,
+) -> None:
+    """Text every active responder of a hotline a test page asking them to reply OK <code>;
+    `hotline drill status` shows who answered. The running service sends the texts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from app.db import make_engine, make_sessionmaker, transaction
+    from app.drills import service
+    from app.paging.worker import announce_work
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            target = service.hotline_for(session, hotline)
+            started = service.start_drill(
+                session, target, voice=voice, minutes=minutes, now=utcnow(), by=CLI_ACTOR
+            )
+            announce_work(session)
+            drill_id, code, number = started.id, started.code, target.number
+            count = len(service.table(session, started, utcnow()))
+    except service.DrillError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    calls = " and a test call" if voice else ""
+    typer.echo(
+        f"drill {drill_id} on {number}: a test text{calls} queued for {count} responders,"
+        f" code {code}, answers awaited for {minutes:g} minutes."
+        f" The running service sends them; see `hotline drill status {drill_id}`."
+    )
+
+
+@drill_cli.command("status")
+def drill_status(
+    drill_id: Annotated[
+        int | None, typer.Argument(metavar="ID", help="The drill (default: the latest).")
+    ] = None,
+    hotline: Annotated[
+        str | None, typer.Option(metavar="NUMBER", help="The latest drill of this hotline.")
+    ] = None,
+) -> None:
+    """Who answered the drill, whose text failed (with Twilio's error), who said nothing."""
+    from app.db import make_engine, make_sessionmaker
+    from app.drills import service
+    from app.drills.models import Drill
+    from app.drills.report import format_table
+    from app.roster.models import Hotline
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            found = (
+                session.get(Drill, drill_id)
+                if drill_id is not None
+                else service.latest_drill(session, hotline)
+            )
+            if found is None:
+                typer.echo("no such drill" if drill_id else "no drill yet", err=True)
+                raise typer.Exit(1)
+            target = session.get_one(Hotline, found.hotline_id)
+            typer.echo(format_table(found, target, service.table(session, found, utcnow())))
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+def oncall(
+    hotline: Annotated[
+        str | None, typer.Option(metavar="NUMBER", help="Only this hotline (its number).")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="ISO 8601 time (default now); without an offset, the hotline's time.",
+        ),
+    ] = None,
+) -> None:
+    """Who a report would page at each tier, now or at --at, in the hotline's time zone."""
+    from app.db import make_engine, make_sessionmaker
+    from app.roster import oncall as rules
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            hotlines = rules.hotlines_for(session, hotline)
+            if not hotlines:
+                typer.echo(f"no hotline {hotline}" if hotline else "no active hotline", err=True)
+                raise typer.Exit(1)
+            for h in hotlines:
+                try:
+                    when = rules.parse_at(at, h.timezone, utcnow())
+                except ValueError:
+                    typer.echo(f"--at: not an ISO 8601 time: {at!r}", err=True)
+                    raise typer.Exit(1) from None
+                typer.echo(rules.format_on_call(rules.on_call(session, h, when)))
+    finally:
+        engine.dispose()
 
 
 @token_cli.command("create")
@@ -289,8 +472,15 @@ def token_create(
     name: Annotated[
         str | None, typer.Option(metavar="TEXT", help="Who or what the token is for.")
     ] = None,
+    hotline: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NUMBER", help="With --role calendar: the hotline whose shifts.ics it reads."
+        ),
+    ] = None,
 ) -> None:
-    """Print a new API token once; only its hash is stored."""
+    """Print a new API token once; only its hash is stored. A calendar token
+    (--role calendar --hotline NUMBER) reads that hotline's shifts.ics and nothing else."""
     from app.auth.tokens import TokenError, create_token
     from app.db import make_engine, make_sessionmaker
 
@@ -298,7 +488,12 @@ def token_create(
     engine = make_engine(settings.database_url)
     try:
         token = create_token(
-            make_sessionmaker(engine), role=role, responder=responder, name=name, now=utcnow()
+            make_sessionmaker(engine),
+            role=role,
+            responder=responder,
+            name=name,
+            now=utcnow(),
+            hotline=hotline,
         )
     except TokenError as error:
         typer.echo(str(error), err=True)
@@ -306,6 +501,9 @@ def token_create(
     finally:
         engine.dispose()
     typer.echo(token)
+    if hotline is not None:
+        url = f"{get_settings().public_url}/api/hotlines/{hotline}/shifts.ics?token={token}"
+        typer.echo(f"subscribe to: {url}", err=True)
 
 
 @token_cli.command("list")

@@ -18,8 +18,10 @@ from app.audit import views as audit_views
 from app.cases import views as case_views
 from app.console import views as console
 from app.db import utcnow
+from app.drills import views as drill_views
 from app.metrics import WebhookCounter
 from app.paging.worker import Worker
+from app.roster import views as roster_views
 from app.roster.load import load_roster_file
 from app.services import build
 from app.settings import Settings, get_settings
@@ -88,6 +90,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(case_views.router)
     app.include_router(audit_views.router)
+    app.include_router(drill_views.router)
+    app.include_router(roster_views.router)
     apidocs.install(app)
     console.install(app)
     return app

@@ -5,6 +5,7 @@ from app.auth.models import ApiToken
 from app.cases.models import Case, CaseNote, CaseRecord, Exclusion, Message, Recording
 from app.console.models import ConsoleSession
 from app.db import Base
+from app.drills.models import Drill, DrillCheck
 from app.paging.models import Outbound
 from app.roster.models import Hotline, Responder, Shift
 from app.telephony.models import EarlyStatus, WebhookReceipt
@@ -16,6 +17,8 @@ __all__ = [
     "CaseNote",
     "CaseRecord",
     "ConsoleSession",
+    "Drill",
+    "DrillCheck",
     "EarlyStatus",
     "Event",
     "Exclusion",

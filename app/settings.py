@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,6 +115,50 @@ class Settings(BaseSettings):
         self.public_url = self.public_url.rstrip("/")
         self.twilio_api_base_url = self.twilio_api_base_url.rstrip("/")
         return self
+
+    def startup_problem(self) -> str | None:
+        """Why this configuration cannot work, naming the variable; None when it can.
+
+        `hotline serve` and `hotline worker` refuse to start on it: a service that looks
+        up but pages nobody is worse than one that does not start.
+        """
+        if self.transport == "twilio":
+            missing = [
+                name
+                for name, value in (
+                    ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                    ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                )
+                if not value
+            ]
+            if missing:
+                return (
+                    f"{' and '.join(missing)} not set: the twilio transport needs both"
+                    " TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+                )
+            return None
+        if is_loopback(self.public_url):
+            return None
+        why = ""
+        if self.twilio_auth_token and not self.twilio_account_sid:
+            why = " (TWILIO_AUTH_TOKEN is set but TWILIO_ACCOUNT_SID is not, so it defaulted to it)"
+        return (
+            f"HOTLINE_PUBLIC_URL is {self.public_url}, a public address, but the transport is"
+            f" console{why}, which sends nothing and would page nobody: set TWILIO_ACCOUNT_SID"
+            " and TWILIO_AUTH_TOKEN for Twilio, or leave HOTLINE_PUBLIC_URL at"
+            " http://127.0.0.1:8000 for the offline demo"
+        )
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL points at this machine only (the offline demo's address)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 #: Docker secrets: a file named after a variable (e.g. /run/secrets/TWILIO_AUTH_TOKEN) sets it

@@ -385,3 +385,59 @@ def spoken(text: str) -> str:
 
 # What stands where retention erased a message, a note or a page (app.privacy.retention).
 ERASED = "(erased: kept no longer than the retention period)"
+
+
+# --- drills and verification (app.drills): never about a case -------------------------
+
+
+def drill_page(hotline: str, code: str) -> str:
+    return (
+        f"[{hotline}] TEST page, not an incident: please reply OK {code} "
+        "so we know pages reach you."
+    )
+
+
+def verification(hotline: str, code: str) -> str:
+    return f"[{hotline}] You are now a responder on this hotline: reply OK {code} to confirm."
+
+
+def drill_answered(code: str) -> str:
+    return f"Thanks: test {code} confirmed. No action needed."
+
+
+def drill_unknown_code(code: str) -> str:
+    return f"No test page with code {code} is waiting for your answer. Reply HELP for the commands."
+
+
+def drill_call(hotline: str) -> str:
+    return (
+        f"This is a test call from the {hotline} incident hotline. Nobody needs help. "
+        "Press 1 to confirm that calls reach you."
+    )
+
+
+def drill_call_confirmed() -> str:
+    return "Thank you. Your phone is confirmed. Goodbye."
+
+
+# --- a hotline the roster no longer has (deactivated): never silent --------------------
+
+
+def retired_report_received(hotline: str, case: int, emergency_info: str) -> str:
+    text = (
+        f"{hotline}: this number is no longer in regular service, but your report is received"
+        f" as case {case} and responders will be paged."
+    )
+    return f"{text} {emergency_info}".strip()
+
+
+def retired_report_appended(case: int, emergency_info: str) -> str:
+    return f"Added to case {case}. {emergency_info}".strip()
+
+
+def retired_call(hotline: str, case: int, emergency_info: str) -> str:
+    return (
+        f"{hotline} incident hotline. This number is no longer in regular service. "
+        f"Your call is recorded as case {case} and our responders are being paged. "
+        f"{emergency_info} To add details, send a text message to this number. Goodbye."
+    ).replace("  ", " ")

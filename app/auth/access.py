@@ -15,6 +15,8 @@ ADMIN = "admin"
 CHAIR = "chair"
 RESPONDER = "responder"
 ROLES = (ADMIN, CHAIR, RESPONDER)
+# Not a role of the API: a calendar token reads one hotline's shifts.ics and nothing else.
+CALENDAR = "calendar"
 READ_ALL = frozenset({ADMIN, CHAIR})  # every case they are not excluded from
 EDIT = frozenset({ADMIN, CHAIR})  # case records, resolution
 

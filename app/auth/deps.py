@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.access import Caller, may_edit
+from app.auth.access import CALENDAR, Caller, may_edit
 from app.auth.models import ApiToken
 from app.auth.tokens import find_token
 from app.roster.models import Responder
@@ -34,6 +34,8 @@ def current_caller(
         token = find_token(session, credentials.credentials)
         if token is None:
             raise HTTPException(401, "unknown or revoked token", headers=CHALLENGE)
+        if token.role == CALENDAR:
+            raise HTTPException(403, "a calendar token reads its hotline's shifts.ics only")
         return caller_of(session, token)
 
 

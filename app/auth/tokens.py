@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.log import record
-from app.auth.access import ROLES
+from app.auth.access import CALENDAR, ROLES
 from app.auth.models import ApiToken
 from app.db import transaction
-from app.roster.models import Responder
+from app.roster.models import Hotline, Responder
 
 PREFIX = "hl_"
 CLI = "hotline command"  # the log's actor for what the command line does
@@ -36,13 +36,22 @@ def create_token(
     responder: str | None,
     name: str | None,
     now: datetime,
+    hotline: str | None = None,
 ) -> str:
-    if role not in ROLES:
-        raise TokenError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role not in (*ROLES, CALENDAR):
+        raise TokenError(f"role must be one of {', '.join((*ROLES, CALENDAR))}, not {role!r}")
     if role == "responder" and not responder:
         raise TokenError("a responder token needs --responder PHONE")
+    if (role == CALENDAR) != (hotline is not None):
+        raise TokenError("--hotline NUMBER goes with --role calendar, and only with it")
+    if role == CALENDAR and responder:
+        raise TokenError("a calendar token reads a hotline's shifts; it is bound to no responder")
     token = PREFIX + secrets.token_urlsafe(32)
     with transaction(sessions) as session:
+        if hotline is not None and not session.scalar(
+            select(Hotline.id).where(Hotline.number == hotline)
+        ):
+            raise TokenError(f"no hotline has the number {hotline}")
         if responder and not session.scalar(
             select(Responder.id).where(Responder.phone == responder).limit(1)
         ):
@@ -51,6 +60,7 @@ def create_token(
             name=name or role,
             role=role,
             responder_phone=responder,
+            hotline_number=hotline,
             token_hash=digest(token),
             created_at=now,
         )

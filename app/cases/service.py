@@ -90,12 +90,14 @@ def open_case(
     now: datetime,
     actor: str = REPORTER,
     paging_from: datetime | None = None,
+    policy: dict[str, Any] | None = None,
 ) -> Case:
     """Open a case and queue its first pages, in the caller's transaction.
 
     The case keeps who is on the roster now: nobody added later is ever paged about it.
     `paging_from` holds its first pages back until then (a call's caller has not chosen
-    yet; see `start_paging`)."""
+    yet; see `start_paging`). `policy` is the hotline's unless given (a deactivated hotline's
+    cases page its alternates)."""
     held = paging_from is not None and paging_from > now
     case = Case(
         hotline_id=hotline.id,
@@ -105,7 +107,7 @@ def open_case(
         emergency=False,
         unroutable=False,
         opened_at=now,
-        policy=hotline.policy,
+        policy=hotline.policy if policy is None else policy,
         escalation_started_at=paging_from if held else now,
         next_step=0,
         next_due_at=paging_from if held else now,

@@ -19,7 +19,7 @@ from app.audit.log import SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case
 from app.paging.models import Outbound
-from app.paging.outbox import DELIVERY_FAILED, PROVIDER_ORDER
+from app.paging.outbox import DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Responder
 from app.telephony.models import EarlyStatus
@@ -91,6 +91,11 @@ def progress(
 ) -> bool:
     if row.kind == pages.CALL_PAGE:
         return pages.call_progress(session, row, status, now, code=code, seconds=seconds)
+    if row.kind == DRILL_CALL:
+        from app.drills.service import call_progress
+
+        call_progress(row, status, code)  # a drill's test call: never escalates
+        return False
     return _message_progress(session, row, status, code, now)
 
 

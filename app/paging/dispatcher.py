@@ -31,6 +31,7 @@ from app.paging.outbox import (
     CALL_PAGE,
     CANCELLED,
     CLAIMED,
+    DRILL_CALL,
     EMERGENCY_NOTICE,
     FAILED,
     PAGE_KINDS,
@@ -43,7 +44,7 @@ from app.telephony.transport import SendError, Sent, Transport
 from app.voice import pages, recordings
 from app.voice.recordings import Bearer
 from app.voice.twiml import RING_SECONDS
-from app.voice.urls import page_url
+from app.voice.urls import drill_call_url, page_url
 from app.wording import fit_sms
 
 log = logging.getLogger(__name__)
@@ -182,11 +183,12 @@ def send(
     options = options or SendOptions()
     status_callback = public_url + STATUS_PATH
     try:
-        if claim.kind == CALL_PAGE:
+        if claim.kind in (CALL_PAGE, DRILL_CALL):
+            url = page_url if claim.kind == CALL_PAGE else drill_call_url
             return transport.place_call(
                 to=claim.to_phone,
                 from_=claim.from_phone,
-                url=page_url(public_url, claim.id),
+                url=url(public_url, claim.id),
                 status_callback=status_callback,
                 timeout=options.ring_seconds,
             )

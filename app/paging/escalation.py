@@ -19,6 +19,15 @@ from app.paging.eligibility import CaseAudience, Person, Span
 DEFAULT_SPACING_MINUTES = 5.0
 
 
+def retired_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy of a case on a deactivated hotline: its alternates at once, again as
+    reminders (at least once), since nobody plans shifts for a number out of service."""
+    return {
+        "tiers": [{"notify": "alternates", "after_minutes": 0}],
+        "repeat": max(1, int(policy.get("repeat", 0))),
+    }
+
+
 def tiers(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return list(policy["tiers"])
 

@@ -37,6 +37,10 @@ PAGE_KINDS = ("page", CALL_PAGE)
 # An emergency word on a case someone already holds: everyone eligible hears it at once.
 EMERGENCY_NOTICE = "emergency"
 UPDATE_NOTICE = "update_notice"
+# Drills (app.drills): about no case, never a page, never escalated or fallen back from.
+DRILL_SMS = "drill"
+DRILL_CALL = "drill_call"
+VERIFY_SMS = "verify"
 
 NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
 

@@ -67,8 +67,9 @@ def remember(hotline: Hotline) -> None:
 
 
 def remember_all(session: Session) -> int:
-    """Remember every active hotline (at start-up and after an outage); returns how many."""
-    hotlines = session.scalars(select(Hotline).where(Hotline.active)).all()
+    """Remember every hotline (at start-up and after an outage); returns how many. A
+    deactivated one too: texts to it still get its emergency information."""
+    hotlines = session.scalars(select(Hotline)).all()
     for hotline in hotlines:
         remember(hotline)
     return len(hotlines)

@@ -45,6 +45,9 @@ class Responder(Base):
     # go to them by voice call until an SMS reaches them again or they text START.
     sms_unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sms_unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    # When they last answered a drill or verification text from this phone; None until then,
+    # and again after a roster load changes their number (app.drills).
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     hotline: Mapped[Hotline] = relationship(back_populates="responders")
     shifts: Mapped[list[Shift]] = relationship(back_populates="responder")

@@ -251,6 +251,31 @@ def hotline_problems(hotline: HotlineSpec, index: int = 0) -> list[tuple[Loc, st
             problem("responders", i, "name", message=message)
         first_name.setdefault(name, i)
 
+    # A report is matched against names and aliases: one word naming two people of the same
+    # hotline could not say whom to exclude.
+    owner: dict[str, int] = {}
+    for i, r in enumerate(hotline.responders):
+        owner.setdefault(r.name.casefold(), i)
+    for i, r in enumerate(hotline.responders):
+        for j, alias in enumerate(r.aliases):
+            other = owner.setdefault(alias.casefold(), i)
+            if other != i:
+                message = (
+                    f"alias {alias!r} is also the name or an alias of responders[{other}]"
+                    f" ({hotline.responders[other].name!r}): a report naming it could not tell"
+                    " them apart"
+                )
+                problem("responders", i, "aliases", j, message=message)
+
+    for field, length in _answer_lengths(hotline).items():
+        if length > REPORTER_ANSWER_LIMIT:
+            message = (
+                f"too long: with it the answer to a reporter would be {length} characters,"
+                f" more than {REPORTER_ANSWER_LIMIT} (Twilio's advice for one readable text);"
+                f" shorten it by {length - REPORTER_ANSWER_LIMIT}"
+            )
+            problem(field, message=message)
+
     names = {r.name for r in hotline.responders}
     earlier: dict[str, list[tuple[int, ShiftSpec]]] = {}
     for i, s in enumerate(hotline.shifts):
@@ -282,6 +307,29 @@ def hotline_problems(hotline: HotlineSpec, index: int = 0) -> list[tuple[Loc, st
             )
             problem("escalation", i, "after_minutes", message=message)
     return problems
+
+
+REPORTER_ANSWER_LIMIT = 320  # characters: Twilio advises 320 or fewer for one readable text
+_LONGEST_CASE = 2**31 - 1  # case numbers are 32-bit integers
+
+
+def _answer_lengths(hotline: HotlineSpec) -> dict[str, int]:
+    """The longest answer a reporter can get that carries each of the hotline's texts."""
+    from app import wording
+
+    name, case = hotline.name, _LONGEST_CASE
+    received = wording.report_received(name, case, hotline.safety_info)
+    lengths = {
+        "safety_info": max(len(received), len(wording.report_appended(case, hotline.safety_info)))
+    }
+    emergency = max(
+        len(wording.emergency_answer(received, hotline.emergency_info)),
+        len(wording.retired_report_received(name, case, hotline.emergency_info)),
+        len(wording.outage_sms(name, hotline.emergency_info)),
+    )
+    if lengths["safety_info"] <= REPORTER_ANSWER_LIMIT or not hotline.emergency_info:
+        lengths["emergency_info"] = emergency if hotline.emergency_info else 0
+    return lengths
 
 
 def roster_problems(hotlines: list[tuple[int, HotlineSpec]]) -> list[tuple[Loc, str]]:

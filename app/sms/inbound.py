@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.cases import reporter, service
+from app.cases.models import Case
+from app.paging import escalation
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Hotline, Responder
 from app.sms import grammar
@@ -36,6 +38,8 @@ def from_reporter(
         return None
     if case is None:
         case = service.case_to_join(session, hotline.id, phone, now, new_limit)
+    if not hotline.active:
+        return _to_retired_hotline(session, hotline, case, phone, body, now)
     if case is None:
         case = service.open_case(
             session, hotline, reporter_phone=phone, channel="sms", body=body, now=now
@@ -47,6 +51,26 @@ def from_reporter(
     if is_emergency(body):
         answer = wording.emergency_answer(answer, hotline.emergency_info)
     return answer
+
+
+def _to_retired_hotline(
+    session: Session, hotline: Hotline, case: Case | None, phone: str, body: str, now: datetime
+) -> str:
+    """A hotline the roster no longer has is never silent: a report opens a case that pages
+    its alternates, and the answer carries its emergency information."""
+    if case is None:
+        case = service.open_case(
+            session,
+            hotline,
+            reporter_phone=phone,
+            channel="sms",
+            body=body,
+            now=now,
+            policy=escalation.retired_policy(hotline.policy),
+        )
+        return wording.retired_report_received(hotline.name, case.id, hotline.emergency_info)
+    service.append_report(session, case, body, now)
+    return wording.retired_report_appended(case.id, hotline.emergency_info)
 
 
 def from_responder(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
+from app.drills import service as drills
 from app.paging.models import Outbound
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
@@ -48,7 +49,8 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
 
     def handle(session: Session) -> tuple[str, bool]:
         now = svc.clock()
-        hotline = session.scalar(select(Hotline).where(Hotline.number == to, Hotline.active))
+        # A deactivated hotline still answers: its reports page its alternates.
+        hotline = session.scalar(select(Hotline).where(Hotline.number == to))
         if hotline is None and via_pool:
             hotline = _pool_reply_hotline(session, sender)
         if hotline is None:
@@ -59,7 +61,10 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
             answer = from_reporter(session, hotline, sender, body, now, new_limit=limit)
         else:
             responder = session.get_one(Responder, responder_id)
-            answer = from_responder(session, hotline, responder, body, now, new_limit=limit)
+            # An answer to a drill is caught first: never a command, never a report.
+            answer = drills.answer_text(session, responder, body, now)
+            if answer is None:
+                answer = from_responder(session, hotline, responder, body, now, new_limit=limit)
         if answer is None:
             return EMPTY_TWIML, False
         reply = MessagingResponse()

@@ -87,10 +87,12 @@ def answer_call(
     press 2. A call from a number with an open case is greeted with that case, and nothing
     is written on it until the caller chooses: pressing 2 gives the call a case of its own,
     and whoever holds the open one must see no change at all."""
-    hotline = session.scalar(select(Hotline).where(Hotline.number == to, Hotline.active))
+    hotline = session.scalar(select(Hotline).where(Hotline.number == to))
     if hotline is None:
         log.warning("call %s to %s, which is no hotline; hung up", call_sid, to)
         return twiml.hang_up(wording.call_not_in_service()), False
+    if not hotline.active:
+        return _to_retired_hotline(session, hotline, caller, call_sid, now)
     earlier = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
     if earlier is not None:
         text = wording.call_greeting(hotline.name, earlier.id, joined=True)
@@ -197,6 +199,40 @@ def choose(
     if joined and lead_involved:
         answer = twiml.prefixed(wording.call_own_case(case.id), answer)
     return answer, True
+
+
+def _to_retired_hotline(
+    session: Session, hotline: Hotline, caller: str, call_sid: str, now: datetime
+) -> Answer:
+    """A call to a deactivated hotline opens (or joins) a case that pages its alternates by
+    SMS, and the caller hears its emergency information: never silence."""
+    from app.paging.escalation import retired_policy
+
+    actor = reporter_actor(session, hotline.id, caller)
+    case = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    joined = case is not None
+    if case is None:
+        case = service.open_case(
+            session,
+            hotline,
+            reporter_phone=caller,
+            channel="voice",
+            body=None,
+            now=now,
+            actor=actor,
+            policy=retired_policy(hotline.policy),
+        )
+    record(
+        session,
+        case_id=case.id,
+        type="call_received",
+        actor=actor,
+        at=now,
+        call_sid=call_sid,
+        joined=joined,
+    )
+    text = wording.retired_call(hotline.name, case.id, hotline.emergency_info)
+    return twiml.hang_up(text), True
 
 
 def ring(

@@ -67,3 +67,12 @@ def page_listen_url(base: str, outbound_id: int) -> str:
 
 def page_choice_url(base: str, outbound_id: int) -> str:
     return f"{page_url(base, outbound_id)}/choice"
+
+
+def drill_call_url(base: str, outbound_id: int) -> str:
+    """The TwiML of a drill's test call (app.drills): press 1 to confirm."""
+    return f"{base}{VOICE}/drill/{outbound_id}"
+
+
+def drill_choice_url(base: str, outbound_id: int) -> str:
+    return f"{drill_call_url(base, outbound_id)}/choice"

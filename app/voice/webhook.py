@@ -20,10 +20,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from app import wording
+from app.drills import service as drills
 from app.services import Services, ServicesDep
 from app.telephony import outage
 from app.telephony.webhook import SignedForm, once, required, twiml
 from app.voice import calls, pages
+from app.voice import twiml as vtwiml
+from app.voice.urls import drill_choice_url
 
 router = APIRouter(tags=["twilio"])
 CaseNumber = Annotated[int, Query(description="the case number")]
@@ -235,6 +239,36 @@ def page_choice(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Respons
     return twiml(once(svc, f"{call_sid}:page-choice", "voice-page-choice", handle))
 
 
+@router.post("/twilio/voice/drill/{outbound_id}", response_class=Response, summary="Test call")
+def drill_call(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
+    (call_sid,) = required(form, "CallSid")
+
+    def handle(session: Session) -> tuple[str, bool]:
+        found = drills.call_check(session, outbound_id)
+        if found is None:
+            return vtwiml.hang_up(), False
+        _, hotline = found
+        choice = drill_choice_url(svc.settings.public_url, outbound_id)
+        return vtwiml.page(wording.drill_call(hotline.name), choice), False
+
+    return twiml(once(svc, f"{call_sid}:drill", "voice-drill", handle))
+
+
+@router.post(
+    "/twilio/voice/drill/{outbound_id}/choice", response_class=Response, summary="Test call answer"
+)
+def drill_choice(form: SignedForm, svc: ServicesDep, outbound_id: int) -> Response:
+    (call_sid,) = required(form, "CallSid")
+    digits = form.get("Digits", "").strip()
+
+    def handle(session: Session) -> tuple[str, bool]:
+        if drills.answer_call(session, outbound_id, digits, svc.clock()):
+            return vtwiml.hang_up(wording.drill_call_confirmed()), False
+        return vtwiml.hang_up(wording.call_not_accepted()), False
+
+    return twiml(once(svc, f"{call_sid}:drill-choice", "voice-drill-choice", handle))
+
+
 # --- while the database is unreachable (app.telephony.outage) ---------------------------
 
 
@@ -258,6 +292,8 @@ def _register() -> None:
         "/twilio/voice/page/{outbound_id}",
         "/twilio/voice/page/{outbound_id}/listen",
         "/twilio/voice/page/{outbound_id}/choice",
+        "/twilio/voice/drill/{outbound_id}",
+        "/twilio/voice/drill/{outbound_id}/choice",
     ):
         outage.register(path, answer=outage.call_step_answer)
     outage.register(

@@ -52,9 +52,9 @@ def edit(old: str, new: str, text: str = ROSTER) -> str:
     return text.replace(old, new)
 
 
-def load(factory: sessionmaker[Session], text: str) -> LoadSummary:
+def load(factory: sessionmaker[Session], text: str, *, prune: bool = False) -> LoadSummary:
     with transaction(factory) as session:
-        return load_roster(session, parse_roster(text), NOW)
+        return load_roster(session, parse_roster(text), NOW, prune=prune)
 
 
 def responders(factory: sessionmaker[Session], number: str) -> dict[str, Responder]:
@@ -176,13 +176,15 @@ def test_a_removed_responder_is_deactivated_not_deleted_and_comes_back(session_f
     assert (toni.id, toni.active) == (toni_id, True)
 
 
-def test_a_hotline_left_out_is_deactivated_and_a_changed_one_updated(session_factory):
+def test_a_hotline_left_out_is_deactivated_with_prune_and_a_changed_one_updated(
+    session_factory,
+):
     load(session_factory, ROSTER)
     only_first = ROSTER[: ROSTER.index('  - number: "+15555550101"')]
     only_first = edit('name: "Test Conf"', 'name: "Test Conf 2026"', only_first)
     only_first = edit("repeat: 1", "repeat: 2", only_first)
 
-    summary = load(session_factory, only_first)
+    summary = load(session_factory, only_first, prune=True)
 
     assert (summary.hotlines_updated, summary.hotlines_deactivated) == (1, 1)
     with session_factory() as session:
