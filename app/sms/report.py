@@ -92,11 +92,12 @@ _NAME_PARTICLES: frozenset[str] = frozenset(
 """Name words too common to identify anyone on their own inside a CONFLICT clause."""
 
 _CONFLICT = re.compile(
-    r"(?<![^\W\d_])conflicts?(?![^\W\d_])"
-    r"\s*(?:[:\-–—]\s*)?(?:of\s+interest(?![^\W\d_])\s*)?(?:with(?![^\W\d_])\s*)?(?::\s*)?",
+    r"(?<![^\W\d_])conflicts?(?![^\W\d_])[\W_]*"
+    r"(?:of\s+interest(?![^\W\d_])[\W_]*)?(?:with(?![^\W\d_])[\W_]*)?",
     re.IGNORECASE,
 )
-"""The CONFLICT keyword and the filler that may follow it ("CONFLICT: ", "conflict with ")."""
+"""The CONFLICT keyword and what may follow it before the name: any punctuation
+("CONFLICT, Blake", "conflict: blake", "CONFLICT - Blake"), "of interest", "with"."""
 
 _CLAUSE_END = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029.,;!?]")
 """What ends a CONFLICT clause: a line break or sentence punctuation."""
@@ -123,10 +124,15 @@ _PLAIN_LETTERS = str.maketrans(
 
 @dataclass(frozen=True, slots=True)
 class Named:
-    """A responder as a report may name them: `id` plus full name and aliases."""
+    """A responder as a report may name them: `id` plus full name and aliases.
+
+    `active`: only active responders make a first or last name "shared" (a former responder
+    called Blake must not stop "Blake" from naming the Blake who is on the roster now).
+    """
 
     id: int
     names: tuple[str, ...]
+    active: bool = True
 
 
 def fold(text: str) -> str:
@@ -165,34 +171,159 @@ def conflict_names(text: str) -> list[str]:
 
 
 def named_in(text: str, people: Sequence[Named]) -> set[int]:
-    """Ids of people whose full name or an alias appears in `text` as whole words.
+    """Ids of the people `text` names, in any common written form.
 
-    Case- and accent-insensitive; the words of a multi-word name may be separated by any run of
-    whitespace. A word boundary is any non-letter, so "Avery" matches "@avery2" but not
+    A person is named by their full name (also last name first: "Rivera, Blake") or an
+    alias; by a first or last name (or another word of a name) that no other active person
+    in `people` has; by their name shortened to an initial ("B. Rivera", "Blake R") when no
+    one else's is the same. Case- and accent-insensitive, on whole words: the words of a name may be
+    joined by any whitespace, by up to three punctuation characters, or by nothing
+    ("Blake-Rivera", "@blake_rivera", "@blakerivera"); a possessive ("Blake's", "Blakes")
+    still names. A word boundary is any non-letter, so "Avery" matches "@avery2" but not
     "bravery". Blank names, and names without a letter or digit, are ignored.
     """
     folded = _match_form(text)
     return {
-        person.id for person in people if any(_contains_name(folded, name) for name in person.names)
+        person_id
+        for person_id, forms in _naming_forms(tuple(people)).items()
+        if any(_contains_form(folded, form) for form in forms)
     }
+
+
+def named_across(texts: Sequence[str], people: Sequence[Named]) -> set[int]:
+    """`named_in` over texts sent one after the other ("Blake" | "Rivera", "Bla" | "ke"):
+    read as one text, both with a space and with nothing between them."""
+    if len(texts) < 2:
+        return named_in(texts[0], people) if texts else set()
+    return named_in(" ".join(texts), people) | named_in("".join(texts), people)
 
 
 def flagged_in(text: str, people: Sequence[Named]) -> set[int]:
     """Ids of people a CONFLICT clause names.
 
-    A person is flagged when one of their names appears as whole words in a clause, or when the
-    clause holds one distinctive word of a name ("CONFLICT Quinn" flags Avery Quinn): reporters
-    often know only a first or last name, and over-excluding only pages the next person.
+    A person is flagged when one of their names, or any form `named_in` knows (one word of a
+    name, initials, a handle), appears in a clause, even when another person shares it
+    ("CONFLICT Quinn" flags Avery Quinn, and both Sams for "CONFLICT Sam"): the reporter asked
+    for it, and over-excluding only pages the next person.
     """
     clauses = [_match_form(clause) for clause in conflict_names(text)]
     if not clauses:
         return set()
     flagged: set[int] = set()
     for person in people:
-        candidates = set(person.names) | _name_words(person.names)
-        if any(_contains_name(clause, name) for clause in clauses for name in candidates):
+        strong, derived = _forms_of(person.names)
+        if any(_contains_form(clause, form) for clause in clauses for form in strong | derived):
             flagged.add(person.id)
     return flagged
+
+
+Form = tuple[str, ...]
+"""A way to write a name: its runs of letters and digits ("o'brien" -> ("o", "brien")),
+matched with any short separator, or none, between them."""
+
+_TITLES: frozenset[str] = frozenset({"dr", "mr", "mrs", "ms", "mx", "prof", "jr", "sr", "st"})
+"""Words of a name that identify nobody on their own."""
+
+_SEPARATOR = r"(?:\s++|[\W_]{0,3}+)"
+"""Between the words of a name: any whitespace, up to three other non-alphanumerics, or
+nothing. Possessive quantifiers: a failed match never backtracks into a long run."""
+
+
+def _atoms(word: str) -> Form:
+    return tuple(re.findall(r"[^\W_]+", word))
+
+
+def _significant(atom: str) -> bool:
+    """Can this one word stand for a person: two letters or more, no title or particle?"""
+    return (
+        sum(char.isalpha() for char in atom) >= 2
+        and atom.isalpha()
+        and atom not in _NAME_PARTICLES
+        and atom not in _TITLES
+    )
+
+
+@lru_cache(maxsize=4096)
+def _forms_of(names: tuple[str, ...]) -> tuple[frozenset[Form], frozenset[Form]]:
+    """A person's forms: `strong` (each full name, also last name first, and each alias:
+    always naming them) and `derived` (single words and initialled names: naming them only
+    when no one else has the same)."""
+    strong: set[Form] = set()
+    derived: set[Form] = set()
+    for name in names:
+        words = [atoms for atoms in map(_atoms, _match_form(name).split()) if atoms]
+        full = tuple(atom for atoms in words for atom in atoms)
+        if not full:
+            continue
+        strong.add(full)
+        for atoms in words:
+            if len(atoms) > 1 and any(map(_significant, atoms)):
+                derived.add(atoms)  # "o'brien", "jean-luc"
+            derived.update((atom,) for atom in atoms if _significant(atom))
+        named = [atoms for atoms in words if not (len(atoms) == 1 and atoms[0] in _TITLES)]
+        if len(named) >= 2 and all(map(_significant, (named[0][0], named[-1][-1]))):
+            first, last = named[0], named[-1]
+            strong.add(last + first)  # "Rivera, Blake": still the full name
+            derived.add((first[0][0], *last))  # "B. Rivera", "@brivera"
+            derived.add((*first, last[0][0]))  # "Blake R."
+    return frozenset(strong), frozenset(derived - strong)
+
+
+@lru_cache(maxsize=256)
+def _naming_forms(people: tuple[Named, ...]) -> dict[int, frozenset[Form]]:
+    """Every person's forms that name them in a report: their strong forms, and the derived
+    forms no other active person has in any form."""
+    forms: dict[int, tuple[set[Form], set[Form]]] = {}
+    owners: dict[Form, set[int]] = {}
+    for person in people:
+        strong, derived = _forms_of(person.names)
+        mine = forms.setdefault(person.id, (set(), set()))
+        mine[0].update(strong)
+        mine[1].update(derived)
+        if person.active:
+            for form in strong | derived:
+                owners.setdefault(form, set()).add(person.id)
+    return {
+        person_id: frozenset(
+            strong | {form for form in derived if owners.get(form, set()) <= {person_id}}
+        )
+        for person_id, (strong, derived) in forms.items()
+    }
+
+
+@lru_cache(maxsize=4096)
+def _form_pattern(form: Form) -> re.Pattern[str]:
+    return re.compile(_SEPARATOR.join(map(re.escape, form)))
+
+
+def _contains_form(folded_text: str, form: Form) -> bool:
+    """Does `form` occur in `folded_text` with no letter glued to either end (a trailing "s",
+    the possessive written without its apostrophe, is allowed)?
+
+    Boundaries are checked with str.isalpha rather than regex classes, which count some numeric
+    characters as letters. The pattern is literal words and bounded separators, so searching
+    is linear.
+    """
+    if form[0] not in folded_text:
+        return False
+    pattern = _form_pattern(form)
+    needs_left = form[0][0].isalpha()
+    needs_right = form[-1][-1].isalpha()
+    pos = 0
+    while (match := pattern.search(folded_text, pos)) is not None:
+        start, end = match.span()
+        left_ok = not needs_left or start == 0 or not folded_text[start - 1].isalpha()
+        if left_ok and (not needs_right or _ends_word(folded_text, end)):
+            return True
+        pos = start + 1
+    return False
+
+
+def _ends_word(text: str, end: int) -> bool:
+    """Is `end` the end of a word, or of a word and a possessive "s"?"""
+    if end == len(text) or not text[end].isalpha():
+        return True
+    return text[end] == "s" and (end + 1 == len(text) or not text[end + 1].isalpha())
 
 
 def _word_list(text: str) -> list[str]:
@@ -206,62 +337,6 @@ def _match_form(text: str) -> str:
     "O’Brien" matches "O'Brien", "Lukasz" matches "Łukasz"."""
     visible = "".join(char for char in text if unicodedata.category(char) != "Cf")
     return fold(visible).translate(_FANCY_PUNCTUATION).translate(_PLAIN_LETTERS)
-
-
-def _name_words(names: tuple[str, ...]) -> set[str]:
-    """Single words of `names` distinctive enough to stand for the person in a CONFLICT clause."""
-    words: set[str] = set()
-    for name in names:
-        for word in _match_form(name).split():
-            letters = sum(char.isalpha() for char in word)
-            shaped = all(char.isalpha() or char in "'-" for char in word)
-            if letters >= 2 and shaped and word not in _NAME_PARTICLES:
-                words.add(word)
-    return words
-
-
-@dataclass(frozen=True, slots=True)
-class _NamePattern:
-    """A compiled name: its words joined by any whitespace, and which ends need a boundary."""
-
-    pattern: re.Pattern[str]
-    needs_left: bool
-    needs_right: bool
-
-
-@lru_cache(maxsize=4096)
-def _name_pattern(name: str) -> _NamePattern | None:
-    """Compile `name` once; None for a blank name or one without a letter or digit."""
-    words = _match_form(name).split()
-    if not any(char.isalnum() for word in words for char in word):
-        return None
-    return _NamePattern(
-        pattern=re.compile(r"\s+".join(re.escape(word) for word in words)),
-        needs_left=words[0][0].isalpha(),
-        needs_right=words[-1][-1].isalpha(),
-    )
-
-
-def _contains_name(folded_text: str, name: str) -> bool:
-    """Does `name` occur in `folded_text` with no letter glued to either end?
-
-    Boundaries are checked with str.isalpha rather than regex classes, which count some numeric
-    characters as letters. The pattern is literal words and \\s+, so searching is linear.
-    """
-    compiled = _name_pattern(name)
-    if compiled is None:
-        return False
-    pos = 0
-    while (match := compiled.pattern.search(folded_text, pos)) is not None:
-        start, end = match.span()
-        left_ok = not compiled.needs_left or start == 0 or not folded_text[start - 1].isalpha()
-        right_ok = (
-            not compiled.needs_right or end == len(folded_text) or not folded_text[end].isalpha()
-        )
-        if left_ok and right_ok:
-            return True
-        pos = start + 1
-    return False
 
 
 def _clause_end(text: str, start: int, stop: int) -> int:
