@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
@@ -12,6 +12,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cases import numbers
+from app.cases.numbers import NumberSource, random_case_numbers
 from app.db import make_engine, make_sessionmaker, utcnow
 from app.privacy import keys
 from app.settings import Settings
@@ -31,6 +33,16 @@ class Services:
     spool: Spool = field(default_factory=lambda: Spool("./var/spool"))
     # Set after a commit that created work, so an in-process worker wakes at once.
     wakeup: threading.Event = field(default_factory=threading.Event)
+    # Where new case numbers come from (app.cases.numbers): random unless a test says so.
+    case_numbers: NumberSource = random_case_numbers
+
+    def __post_init__(self) -> None:
+        # Every session carries the source, read when a case opens, so replacing
+        # `case_numbers` later (as the test harness does) takes effect at once.
+        self.sessions.configure(info={numbers.SESSION_KEY: self._case_numbers})
+
+    def _case_numbers(self) -> Iterable[int]:
+        return self.case_numbers()
 
     def close(self) -> None:
         close = getattr(self.transport, "close", None)

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.audit.models import Event
+from app.cases.numbers import NumberSource, sequential_case_numbers
 from app.db import transaction
 from app.main import create_app
 from app.paging.worker import Worker
@@ -281,6 +282,7 @@ class Hotline:
         roster: str = ROSTER,
         clock: Clock | None = None,
         spool_dir: str | None = None,
+        case_numbers: NumberSource = sequential_case_numbers,
         **settings: object,
     ):
         self.clock = clock or Clock()
@@ -298,6 +300,8 @@ class Hotline:
         self._own_spool = None if spool_dir else self.settings.spool_dir
         self.app = create_app(self.settings, clock=self.clock)
         self.services: Services = self.app.state.services
+        # Production draws case numbers at random; tests read better as "case 1", "case 2".
+        self.services.case_numbers = case_numbers
         self.worker = Worker(self.services, embedded=True)
         self.twilio = FakeTwilio()
         self.respx = respx.mock(assert_all_called=False)

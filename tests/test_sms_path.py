@@ -257,14 +257,18 @@ def test_resolve_only_by_the_acknowledger_or_an_alternate(hl: Hotline) -> None:
     assert hl.answer(AVERY, "RESOLVE 1") == "Case 1 is resolved."
     notices = hl.run()
     assert any(m.to == BLAKE and "resolved by Avery Quinn" in m.body for m in notices)
-    assert hl.answer(DANA, "RESOLVE 1") == "Case 1 is already resolved."
     assert "already resolved" in hl.answer(CASEY, "ACK 1")
+    # Dana, an alternate, was never paged for it: it answers as a case that does not exist
+    assert hl.answer(DANA, "RESOLVE 1") == "No such case: 1."
 
 
 def test_an_alternate_may_resolve_a_case_nobody_took(hl: Hotline) -> None:
     hl.answer(REPORTER, "one")
+    hl.run()
+    hl.after(minutes=5)
+    assert recipients(hl.after(minutes=5)) == {DANA, EMERY}
     assert hl.answer(EMERY, "RESOLVE 1") == "Case 1 is resolved."
-    assert hl.after(minutes=30) == []
+    assert EMERY not in recipients(hl.after(minutes=30))
 
 
 def test_recuse_excludes_the_sender_and_pages_the_next_tier_at_once(hl: Hotline) -> None:
@@ -432,7 +436,8 @@ def test_a_follow_up_before_the_page_went_out_still_reaches_the_responder(hl: Ho
 def test_a_burst_from_one_number_opens_at_most_three_cases_a_minute(hl: Hotline) -> None:
     for n in (1, 2, 3):
         assert f"case {n}" in hl.answer(REPORTER, f"report {n}")
-        assert hl.answer(DANA, f"RESOLVE {n}") == f"Case {n} is resolved."
+        hl.answer(AVERY, f"ACK {n}")  # paged as the on-call lead
+        assert hl.answer(AVERY, f"RESOLVE {n}") == f"Case {n} is resolved."
     assert "Added to case 3" in hl.answer(REPORTER, "report 4")  # kept, not a fourth case
     for n in (4, 5, 6):
         assert f"case {n}" in hl.answer(BLAKE, f"NEW witnessed thing {n}")

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from app.audit.log import record
 from app.auth.access import Caller
 from app.cases import service
-from app.cases.models import Case, CaseNote, CaseRecord
+from app.cases.models import Case, CaseNote, CaseRecord, Exclusion
 from app.cases.schemas import Outcome
 from app.roster.models import Hotline, Responder
+from app.sms.report import fold
 
 RECORD_FIELDS = (
     "incident_at",
@@ -36,6 +37,10 @@ RECORD_FIELDS = (
 
 class AlreadyResolved(Exception):
     pass
+
+
+class UnknownResponder(Exception):
+    """The responder to exclude is not on the case's hotline, or the name fits several."""
 
 
 def in_zone(value: datetime | None, timezone: str) -> datetime | None:
@@ -82,6 +87,8 @@ def update_record(
     diff = changes(old, fields)
     if not diff:
         return diff
+    written = {name: fields[name] for name in diff if isinstance(fields[name], str)}
+    _exclude_named(session, case, written, caller, now)
     for name in diff:
         setattr(row, name, fields[name])
     row.updated_at = now
@@ -97,7 +104,18 @@ def update_record(
     return diff
 
 
+def _exclude_named(
+    session: Session, case: Case, texts: dict[str, str | None], caller: Caller, now: datetime
+) -> None:
+    """A responder named in what is written on the case is excluded as if named in a report,
+    before the write: they must never read what was written about them."""
+    service.exclude_named_in_writing(
+        session, case, texts, now, actor=caller.actor, writers=caller.responder_ids
+    )
+
+
 def add_note(session: Session, case: Case, body: str, caller: Caller, now: datetime) -> CaseNote:
+    _exclude_named(session, case, {"note": body}, caller, now)
     note = CaseNote(case_id=case.id, author=caller.name, author_role=caller.role, body=body, at=now)
     session.add(note)
     session.flush()
@@ -127,6 +145,7 @@ def resolve(
     """Close the case exactly as an SMS RESOLVE does, with the decided response."""
     if case.status == "resolved":
         raise AlreadyResolved(case.id)
+    _exclude_named(session, case, {"resolution note": note}, caller, now)
     row = _record_of(session, case, now)
     row.outcome = outcome.value
     row.follow_up_assignee = follow_up_assignee
@@ -150,3 +169,48 @@ def resolve(
         )
     )
     service.close(session, case, now, actor=caller.actor, by=by, **detail)
+
+
+def exclude_responder(
+    session: Session, case: Case, who: str, caller: Caller, now: datetime
+) -> tuple[Exclusion, bool]:
+    """The chair or an admin excludes a responder (`who`: full name, alias or phone) from
+    the case, with everything an exclusion does (cancelled pages, the holder replaced, the
+    next tier paged when the current one is left empty). Returns the exclusion and whether
+    it is new; an earlier exclusion keeps its reason."""
+    responder = _responder_called(session, case.hotline_id, who)
+    created = service.exclude(
+        session,
+        case,
+        responder.id,
+        "chair_excluded",
+        now,
+        actor=caller.actor,
+        token_id=caller.token_id,
+    )
+    exclusion = session.scalars(
+        select(Exclusion).where(
+            Exclusion.case_id == case.id, Exclusion.responder_id == responder.id
+        )
+    ).one()
+    return exclusion, created
+
+
+def _responder_called(session: Session, hotline_id: int, who: str) -> Responder:
+    wanted = " ".join(fold(who).split())
+    matches = [
+        responder
+        for responder in session.scalars(
+            select(Responder).where(Responder.hotline_id == hotline_id).order_by(Responder.id)
+        )
+        if who.strip() == responder.phone
+        or wanted in {" ".join(fold(name).split()) for name in (responder.name, *responder.aliases)}
+    ]
+    if not matches:
+        raise UnknownResponder(
+            "no responder of this case's hotline has that name, alias or phone number"
+        )
+    if len(matches) > 1:
+        names = ", ".join(sorted(responder.name for responder in matches))
+        raise UnknownResponder(f"that name fits several responders ({names}): give the full name")
+    return matches[0]

@@ -149,8 +149,27 @@ class PageOut(BaseModel):
 
 class ExclusionOut(BaseModel):
     responder: str
-    reason: str = Field(description="named_in_report, reporter_flagged or recused")
+    reason: str = Field(
+        description="named_in_report (also: named in what was written on the case), "
+        "reporter_flagged, recused or chair_excluded"
+    )
     at: datetime
+
+
+class ExclusionIn(BaseModel):
+    """Whom to exclude: a responder of the case's hotline, by full name or alias (any case
+    and accents) or by phone number (E.164)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"responder": "Blake Rivera"}, {"responder": "+15555550112"}]
+        },
+    )
+
+    responder: ShortText = Field(
+        description="The responder's full name or an alias, or their phone number (E.164)"
+    )
 
 
 class NoteOut(BaseModel):
@@ -308,7 +327,7 @@ class ResolveIn(BaseModel):
                 {
                     "outcome": "warning",
                     "follow_up_assignee": "Dana Okafor",
-                    "note": "Warned in person at 17:00; reporter to be told by Dana.",
+                    "note": "Warned in person at 17:00; the reporter is told by the assignee.",
                 }
             ]
         },

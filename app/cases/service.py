@@ -6,6 +6,7 @@ and the messages it owes together, so none exists without the others.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case, Exclusion, Message
+from app.cases.numbers import insert_numbered
 from app.paging import escalation
 from app.paging.engine import Audience, advance, audience, page_everyone, roster_snapshot
 from app.paging.models import Outbound
@@ -32,11 +34,15 @@ from app.paging.outbox import (
 from app.privacy import keys
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
-from app.sms.report import flagged_in, is_emergency, named_in
+from app.sms.report import flagged_in, is_emergency, named_across, named_in, texts_in_a_row
 
 OPEN_STATES = ("open", "acknowledged")
 UPDATE_NOTICE_INTERVAL = timedelta(minutes=1)
 NEW_CASE_WINDOW = timedelta(minutes=1)
+# A name split over texts: texts of one reporter at most SPLIT_GAP apart are read together,
+# the last SPLIT_TEXTS of them.
+SPLIT_GAP = timedelta(minutes=5)
+SPLIT_TEXTS = 4
 
 
 def find_open_case(session: Session, hotline_id: int, reporter_phone: str) -> Case | None:
@@ -64,7 +70,7 @@ def case_to_join(
             Case.reporter_hash == keys.active().lookup(phone),
             Case.opened_at > now - NEW_CASE_WINDOW,
         )
-        .order_by(Case.id.desc())
+        .order_by(Case.opened_at.desc(), Case.id.desc())
         .limit(limit)
     ).all()
     if len(recent) < limit:
@@ -114,8 +120,7 @@ def open_case(
         members=roster_snapshot(session, hotline),
         paging_round=0,
     )
-    session.add(case)
-    session.flush()
+    insert_numbered(session, case)  # a random number (app.cases.numbers)
     record(session, case_id=case.id, type="case_opened", actor=actor, at=now, channel=channel)
     reporter.at_opening(session, case, now)
     if body is not None:
@@ -237,16 +242,69 @@ def _next_notice_at(last: datetime | None, now: datetime) -> datetime:
 
 
 def exclude_named(session: Session, case: Case, text: str, now: datetime) -> None:
-    """Exclude every responder the text flags with CONFLICT or names outright (but not a
-    responder who reported it and names themselves: they already know)."""
+    """Exclude every responder the text flags with CONFLICT or names outright, also with the
+    reporter's texts just before it ("Blake" in one, "Rivera" in the next); but not a
+    responder who reported it and names themselves: they already know."""
     roster = roster_of(session, session.get_one(Hotline, case.hotline_id))
     reporter = roster.active_by_phone.get(case.reporter_phone)
-    people = [n for n in roster.named if n.id != reporter]
-    flagged = flagged_in(text, people)
+    texts = texts_in_a_row([*_texts_before(session, case, text, now), (now, text)], gap=SPLIT_GAP)
+    flagged = flagged_in(" ".join(texts), roster.named) - {reporter}
     for responder_id in sorted(flagged):
         exclude(session, case, responder_id, "reporter_flagged", now, actor=REPORTER)
-    for responder_id in sorted(named_in(text, people) - flagged):
+    for responder_id in sorted(named_across(texts, roster.named) - flagged - {reporter}):
         exclude(session, case, responder_id, "named_in_report", now, actor=REPORTER)
+
+
+def _texts_before(
+    session: Session, case: Case, text: str, now: datetime
+) -> list[tuple[datetime, str]]:
+    """The reporter's last few texts on the case before `text` (stored already or not),
+    oldest first."""
+    rows = session.execute(
+        select(Message.id, Message.at, Message.body)
+        .where(
+            Message.case_id == case.id,
+            Message.direction == "in",
+            Message.at >= now - SPLIT_GAP * SPLIT_TEXTS,
+        )
+        .order_by(Message.id.desc())
+        .limit(SPLIT_TEXTS + 1)
+    ).all()
+    if rows and rows[0].at == now and rows[0].body == text:
+        rows = rows[1:]  # `text` itself
+    return [(row.at, row.body) for row in reversed(rows[:SPLIT_TEXTS])]
+
+
+def exclude_named_in_writing(
+    session: Session,
+    case: Case,
+    texts: dict[str, str | None],
+    now: datetime,
+    *,
+    actor: str,
+    writers: Collection[int] = (),
+) -> list[int]:
+    """What the chair, an alternate or anyone else writes on a case ({where: text}, e.g. a
+    record field, a note, a reply) excludes every responder it names, as a report naming them
+    would, before the write is stored: it must not be readable by them for an instant.
+
+    Not the writers themselves (a token's responders, a responder's REPLY), nor a responder
+    who reported the case. Returns the responders newly excluded.
+    """
+    roster = roster_of(session, session.get_one(Hotline, case.hotline_id))
+    spared = {*writers, roster.active_by_phone.get(case.reporter_phone)}
+    named: dict[int, str] = {}
+    for where, text in texts.items():
+        if not text:
+            continue
+        found = named_in(text, roster.named) | flagged_in(text, roster.named)
+        for responder_id in found - spared:
+            named.setdefault(responder_id, where)
+    return [
+        responder_id
+        for responder_id, where in sorted(named.items())
+        if exclude(session, case, responder_id, "named_in_report", now, actor=actor, named_in=where)
+    ]
 
 
 def exclude(
@@ -260,6 +318,7 @@ def exclude(
     **detail: Any,
 ) -> bool:
     """Exclude a responder from a case; it takes effect for everything that follows.
+    `detail` goes on the `excluded` event (e.g. where a name was written).
 
     Returns False when they were excluded already.
     """
@@ -368,8 +427,9 @@ def _heard_about(session: Session, case_id: int, *, include_pending: bool = Fals
 
 
 def visible_case(session: Session, hotline: Hotline, responder: Responder, n: int) -> Case | None:
-    """The case as a responder may see it: None when it does not exist, is another hotline's,
-    or they are excluded from it (the same None, so the answer reveals nothing).
+    """The case as a responder may act on it: None when it does not exist, is another
+    hotline's, they are excluded from it, or they were never paged for it nor took it (the
+    same None, so the answer reveals nothing: not even that a number is a case).
 
     The case row is locked for the rest of the transaction (on PostgreSQL), so two commands
     about one case, an SMS ACK and an accepted call say, take turns: the first ACK wins.
@@ -382,7 +442,27 @@ def visible_case(session: Session, hotline: Hotline, responder: Responder, n: in
             Exclusion.case_id == case.id, Exclusion.responder_id == responder.id
         )
     )
-    return None if excluded is not None else case
+    if excluded is not None or not was_involved(session, case, responder):
+        return None
+    return case
+
+
+def was_involved(session: Session, case: Case, responder: Responder) -> bool:
+    """Was the responder owed anything about the case (a page, call or notice not cancelled
+    before it went out), or did they take or resolve it? The same rule as the API's
+    (app.cases.queries.involved_case_ids)."""
+    if responder.id in (case.acknowledged_by_id, case.resolved_by_id):
+        return True
+    owed = session.scalar(
+        select(Outbound.id)
+        .where(
+            Outbound.case_id == case.id,
+            Outbound.responder_id == responder.id,
+            Outbound.status != CANCELLED,
+        )
+        .limit(1)
+    )
+    return owed is not None
 
 
 def not_takeable(session: Session, case: Case, responder: Responder) -> str | None:
@@ -444,8 +524,8 @@ def _tell_others(
 
 def pending_for(session: Session, hotline: Hotline, responder: Responder) -> list[int]:
     """Open, unacknowledged cases this responder was paged for and may still hear about."""
-    case_ids = session.scalars(
-        select(Case.id)
+    rows = session.execute(
+        select(Case.id, Case.opened_at)
         .join(Outbound, Outbound.case_id == Case.id)
         .outerjoin(
             Exclusion,
@@ -460,9 +540,9 @@ def pending_for(session: Session, hotline: Hotline, responder: Responder) -> lis
             Exclusion.id.is_(None),
         )
         .distinct()
-        .order_by(Case.id)
+        .order_by(Case.opened_at, Case.id)
     )
-    return list(case_ids)
+    return [row.id for row in rows]
 
 
 def recuse(session: Session, case: Case, responder: Responder, now: datetime) -> str:
@@ -473,7 +553,8 @@ def recuse(session: Session, case: Case, responder: Responder, now: datetime) ->
 def relay(session: Session, case: Case, responder: Responder, text: str, now: datetime) -> str:
     """Pass a responder's words to the reporter from the hotline number: neither side
     learns the other's phone number. Nothing is sent, and the responder is told why, when
-    the reporter cannot get texts or the words do not fit in a few texts."""
+    the reporter cannot get texts or the words do not fit in a few texts. A responder the
+    text names is excluded first (it is kept on the case, where they could read it)."""
     hotline = session.get_one(Hotline, case.hotline_id)
     why = reporter.cannot_text(case)
     parts = wording.relay_parts(hotline.name, case.id, text)
@@ -490,6 +571,9 @@ def relay(session: Session, case: Case, responder: Responder, text: str, now: da
         if why:
             return wording.reporter_cannot_get_texts(case.id, why)
         return wording.reply_too_long(case.id, wording.relay_max_chars(hotline.name, case.id))
+    exclude_named_in_writing(
+        session, case, {"reply": text}, now, actor=responder.name, writers={responder.id}
+    )
     message = Message(case_id=case.id, direction="out", author=responder.name, body=text, at=now)
     session.add(message)
     session.flush()
@@ -563,7 +647,7 @@ def open_cases_of(
             (Case.acknowledged_by_id == responder.id) | Case.id.in_(paged),
             Case.id.not_in(excluded),
         )
-        .order_by(Case.id)
+        .order_by(Case.opened_at, Case.id)
     ).all()
     holders = {
         r.id: r.name

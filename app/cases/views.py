@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from app.api import MAX_ID, StorableText, decode_cursor, errors, utc
@@ -20,12 +20,15 @@ from app.cases.schemas import (
     CaseDetail,
     CasePage,
     CaseStatus,
+    ExclusionIn,
+    ExclusionOut,
     NoteIn,
     NoteOut,
     RecordPatch,
     ResolveIn,
 )
 from app.db import transaction
+from app.paging.outbox import NEW_WORK
 from app.paging.worker import announce_work
 from app.services import Services, ServicesDep
 from app.voice import recordings
@@ -125,7 +128,10 @@ def get_case(n: CaseNumber, svc: ServicesDep, caller: CallerDep) -> CaseDetail:
     responses=errors(400, 401, 403, 404),
     summary="Edit the case record (chair, admin)",
     description="Partial: fields left out stay as they are; null clears a field. Each change "
-    "lands on the case's log with its old and new value.",
+    "lands on the case's log with its old and new value. A responder of the hotline named in "
+    "a field (full name, alias, or a first or last name no one else has) is excluded from "
+    "the case first, as if named in a report (`named_in_report`): what is written about them "
+    "is never readable by them. The token's own responder is not.",
 )
 def patch_case(
     n: CaseNumber, patch: RecordPatch, svc: ServicesDep, caller: EditorDep
@@ -135,7 +141,11 @@ def patch_case(
         writes.update_record(
             session, case, patch.model_dump(exclude_unset=True), caller, svc.clock()
         )
-        return queries.case_detail(session, caller, case, links=_links(svc, caller))
+        detail = queries.case_detail(session, caller, case, links=_links(svc, caller))
+        woke = _announce(session)
+    if woke:
+        svc.wakeup.set()
+    return detail
 
 
 @router.post(
@@ -144,14 +154,20 @@ def patch_case(
     status_code=201,
     responses=errors(400, 401, 404),
     summary="Add a note (anyone who may see the case)",
+    description="A responder of the hotline the note names (other than the token's own) is "
+    "excluded from the case first, as if named in a report (`named_in_report`).",
 )
 def add_note(n: CaseNumber, note: NoteIn, svc: ServicesDep, caller: CallerDep) -> NoteOut:
     with transaction(svc.sessions) as session:
         case = _case(session, caller, n, lock=True)
         row = writes.add_note(session, case, note.body, caller, svc.clock())
-        return NoteOut(
+        out = NoteOut(
             id=row.id, author=row.author, author_role=row.author_role, body=row.body, at=row.at
         )
+        woke = _announce(session)
+    if woke:
+        svc.wakeup.set()
+    return out
 
 
 @router.post(
@@ -161,7 +177,8 @@ def add_note(n: CaseNumber, note: NoteIn, svc: ServicesDep, caller: CallerDep) -
     summary="Resolve the case with the decided response (chair, admin)",
     description="Stops escalation exactly as an SMS RESOLVE does: unsent pages are "
     "cancelled and everyone who was paged is told. `outcome` is one of the staff "
-    "procedure's possible responses (see the Outcome schema).",
+    "procedure's possible responses (see the Outcome schema). A responder the `note` names "
+    "is excluded first, as in a note; `follow_up_assignee` excludes nobody.",
 )
 def resolve_case(n: CaseNumber, body: ResolveIn, svc: ServicesDep, caller: EditorDep) -> CaseDetail:
     with transaction(svc.sessions) as session:
@@ -182,3 +199,52 @@ def resolve_case(n: CaseNumber, body: ResolveIn, svc: ServicesDep, caller: Edito
         detail = queries.case_detail(session, caller, case, links=_links(svc, caller))
     svc.wakeup.set()  # the notices to whoever was paged go out now
     return detail
+
+
+@router.post(
+    "/{n}/exclusions",
+    response_model=ExclusionOut,
+    status_code=201,
+    responses=errors(400, 401, 403, 404) | {200: {"description": "Excluded already"}},
+    summary="Exclude a responder from the case (chair, admin)",
+    description="Name the responder by full name or alias (any case and accents) or by "
+    "phone number (E.164). From then on they get nothing about the case (pending pages are "
+    "cancelled), see no trace of it in the API, and cannot act on it by SMS; if they held "
+    "it, it is paged again; if this leaves the current tier with nobody, the next tier is "
+    "paged at once. The reason is `chair_excluded`, logged as an `excluded` event. 201 for "
+    "a new exclusion, 200 with the earlier one (and its reason) if they were excluded "
+    "already. Writing a responder's name in the record, a note or a resolution note "
+    "excludes them as well (reason `named_in_report`). 422 names the problem when nobody, or "
+    "more than one responder, of the case's hotline answers to `responder`.",
+)
+def add_exclusion(
+    n: CaseNumber, body: ExclusionIn, response: Response, svc: ServicesDep, caller: EditorDep
+) -> ExclusionOut:
+    with transaction(svc.sessions) as session:
+        case = _case(session, caller, n, lock=True)
+        try:
+            exclusion, created = writes.exclude_responder(
+                session, case, body.responder, caller, svc.clock()
+            )
+        except writes.UnknownResponder as exc:
+            # shaped like FastAPI's own 422, as the schema documents it
+            problem = {"loc": ["body", "responder"], "msg": str(exc), "type": "value_error"}
+            raise HTTPException(422, [problem]) from None
+        out = ExclusionOut(
+            responder=exclusion.responder.name, reason=exclusion.reason, at=exclusion.at
+        )
+        woke = _announce(session)
+    if not created:
+        response.status_code = 200
+    if woke:
+        svc.wakeup.set()
+    return out
+
+
+def _announce(session: Session) -> bool:
+    """After a write that made escalation work (an exclusion rerouting a case): wake the
+    workers when the transaction commits."""
+    if not session.info.pop(NEW_WORK, False):
+        return False
+    announce_work(session)
+    return True

@@ -96,6 +96,6 @@ def _load(session: Session, hotline_id: int) -> Roster:
         people=tuple(Person(r.id, r.role, r.phone, r.active) for r in responders),
         spans=tuple(Span(s.responder_id, s.start, s.end) for s in shifts),
         names={r.id: r.name for r in responders},
-        named=tuple(Named(r.id, (r.name, *r.aliases)) for r in responders),
+        named=tuple(Named(r.id, (r.name, *r.aliases), r.active) for r in responders),
         active_by_phone={r.phone: r.id for r in responders if r.active},
     )

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 EMERGENCY_WORDS: frozenset[str] = frozenset(
@@ -196,6 +197,19 @@ def named_across(texts: Sequence[str], people: Sequence[Named]) -> set[int]:
     if len(texts) < 2:
         return named_in(texts[0], people) if texts else set()
     return named_in(" ".join(texts), people) | named_in("".join(texts), people)
+
+
+def texts_in_a_row(texts: Sequence[tuple[datetime, str]], *, gap: timedelta) -> list[str]:
+    """The last of `texts` (oldest first, with when each came) and those before it that came
+    at most `gap` before the next: one thought typed over several messages."""
+    run: list[str] = []
+    after: datetime | None = None
+    for at, text in reversed(texts):
+        if after is not None and after - at > gap:
+            break
+        run.append(text)
+        after = at
+    return run[::-1]
 
 
 def flagged_in(text: str, people: Sequence[Named]) -> set[int]:

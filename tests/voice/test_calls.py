@@ -288,7 +288,7 @@ def test_an_exclusion_while_the_phone_rings_keeps_that_responder_off_the_call(
 def test_the_answering_responder_hears_when_someone_else_took_the_case(hl: Hotline) -> None:
     call, ringing = ring_leads(hl)
     dial = call.dial(ringing)
-    hl.run()
+    hl.after(minutes=5)  # Blake is paged (one may act only on a case one was paged for)
     assert "You have case 1" in hl.answer(BLAKE, "ACK 1")
     _, screening = call.answered_by(dial, AVERY)
     assert screening.hangs_up and "already taken by Blake Rivera" in screening.said
@@ -303,6 +303,7 @@ def test_the_answering_responder_hears_when_someone_else_took_the_case(hl: Hotli
 def test_a_second_call_on_a_taken_case_rings_whoever_has_it(hl: Hotline) -> None:
     hl.answer(REPORTER, "report by text first")
     hl.run()
+    hl.after(minutes=5)  # Casey is paged with all leads
     hl.answer(CASEY, "ACK 1")
     call, ringing = ring_leads(hl)
     assert call.dial(ringing).numbers == [CASEY]

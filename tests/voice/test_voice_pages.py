@@ -130,6 +130,7 @@ def test_a_call_page_answered_after_someone_took_the_case_says_so(hl: Hotline) -
     hl.twilio.fail_next(400, code=21610)
     hl.run()
     [placed] = hl.twilio.take_calls()
+    hl.after(minutes=5)  # Casey is paged with all leads
     hl.answer(CASEY, "ACK 1")
     _, page = picked_up(hl, placed)
     assert page.hangs_up and "already taken by Casey Moreau" in page.said

@@ -1,0 +1,80 @@
+"""Case numbers: what reporters and responders type ("ACK 48213"), drawn at random.
+
+A sequential number tells a lead who was paged for cases 1 and 3 that case 2 exists and
+was kept from them. A random one tells nothing about any other case. The number is the case's
+primary key (`case.id`), so no path can show a row id that differs from it
+(docs/adr/0006-random-case-numbers.md).
+
+Where numbers come from is a seam, like the clock: `Services.case_numbers` (production: random;
+the test harness: 1, 2, 3 ... so a test can say "case 1"). Each open session carries it in
+`session.info`, so opening a case needs no extra argument through the webhooks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.cases.models import Case
+
+SESSION_KEY = "case_numbers"
+
+NumberSource = Callable[[], Iterable[int]]
+"""A fresh sequence of candidate numbers for one new case, tried in order until one is free."""
+
+FIRST_DIGITS = 4
+"""The fewest digits a number has: 1000 and up."""
+MAX_DIGITS = 9
+"""The most: the SMS grammar reads up to nine digits, and PostgreSQL's integer holds them."""
+TRIES_PER_WIDTH = 20
+"""Collisions in a row before numbers get one digit longer (the install is filling up)."""
+
+
+def random_case_numbers() -> Iterator[int]:
+    """Random numbers of at least four digits: 1000 to 999999 at first, one digit more after
+    every TRIES_PER_WIDTH collisions in a row, up to MAX_DIGITS."""
+    low, high = 10 ** (FIRST_DIGITS - 1), 10**6
+    while True:
+        for _ in range(TRIES_PER_WIDTH):
+            yield low + secrets.randbelow(high - low)
+        if high < 10**MAX_DIGITS:
+            high *= 10
+
+
+def sequential_case_numbers() -> Iterator[int]:
+    """1, 2, 3 ...: the lowest free number, like an autoincrement. For tests only: sequential
+    numbers tell a responder which cases exist."""
+    return itertools.count(1)
+
+
+def source_of(session: Session) -> NumberSource:
+    """The number source this session was opened with (random when none was given)."""
+    source: NumberSource = session.info.get(SESSION_KEY, random_case_numbers)
+    return source
+
+
+def insert_numbered(session: Session, case: Case, *, source: NumberSource | None = None) -> int:
+    """Insert a new case under the first free number of `source`; returns the number.
+
+    A number is checked before it is tried; two transactions that draw the same free number at
+    once are told apart by the primary key, and the loser tries the next number inside a
+    savepoint, so its transaction carries on.
+    """
+    for number in (source or source_of(session))():
+        if session.get(Case, number) is not None:
+            continue
+        case.id = number
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            if case in session:
+                session.expunge(case)
+            continue
+        return number
+    raise RuntimeError("the case number source ran out of numbers")
