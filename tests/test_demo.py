@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -74,7 +75,9 @@ def test_serve_then_simulate_shows_the_pages(tmp_path: Path) -> None:
             timeout=30,
         )
         assert result.returncode == 0, result.stderr
-        assert "<Message>" in result.stdout and "case 1" in result.stdout
+        assert "<Message>" in result.stdout
+        number = re.search(r"case (\d+)", result.stdout)
+        assert number and len(number.group(1)) >= 4  # drawn at random, never "case 1"
 
         def paged() -> bool:
             text = (tmp_path / "serve.out").read_text()
