@@ -327,3 +327,115 @@ def test_the_property_reached_rings_voice_pages_and_texts() -> None:
         f"calls, {STATS['rung']} rings checked"
     )
     assert STATS["sent"] > 0 and STATS["rung"] > 0
+
+
+# --- issue 9: names as people write them, the chair's exclusions and what the chair writes -----
+
+
+def written_forms(name: str) -> list[str]:
+    """Ways a report writes a full name: possessive, handle, hyphenated, last name first,
+    one word of it, CONFLICT followed by punctuation."""
+    words = name.split(" ")
+    first, last = words[0], words[-1]
+    return [
+        f"{first}'s friend",
+        f"@{first.lower()}_{last.lower()}",
+        f"@{first}{last}",
+        f"{first}-{last}",
+        f"{last}, {first}",
+        last,
+        f"CONFLICT, {first}.",
+        f"conflict: {last.lower()}.",
+    ]
+
+
+@st.composite
+def written_scenarios(draw: st.DrawFn) -> tuple[Roster, list[tuple[str, ...]]]:
+    roster = draw(rosters())
+    phones = [p[2] for p in roster.people]
+    names = [p[0] for p in roster.people] + ["Someone Else"]
+    form = st.sampled_from(names).flatmap(lambda n: st.sampled_from(written_forms(n)))
+    report = st.tuples(
+        st.just("text"),
+        st.sampled_from(REPORTERS),
+        st.one_of(form.map(lambda f: f"it was {f} at the party"), report_text(roster)),
+    )
+
+    @st.composite
+    def split_report(draw: st.DrawFn) -> tuple[str, ...]:
+        text = "it was " + draw(form)
+        cut = draw(st.integers(0, len(text)))
+        return ("split", draw(st.sampled_from(REPORTERS)), text[:cut], text[cut:])
+
+    command = st.tuples(
+        st.just("text"),
+        st.sampled_from(phones),
+        st.builds(
+            "{} {}".format,
+            st.sampled_from(["ACK", "RECUSE", "RESOLVE", "REPLY"]),
+            st.integers(1, 3),
+        ).map(lambda c: c + " ok" if c.startswith("REPLY") else c),
+    )
+    chair = st.tuples(
+        st.just("chair"),
+        st.sampled_from(["exclusion", "note", "record"]),
+        st.integers(1, 3).map(str),
+        st.sampled_from(names),
+    )
+    advance = st.tuples(st.just("advance"), st.sampled_from(["0.5", "1", "3", "6"]))
+    actions = draw(
+        st.lists(
+            st.one_of(report, split_report(), command, chair, advance), min_size=1, max_size=12
+        )
+    )
+    return roster, actions
+
+
+def chair_writes(hl: Hotline, token: str, kind: str, case: str, name: str) -> None:
+    """The chair excludes `name`, or writes it in a note or the record, through the API."""
+    if kind == "exclusion":
+        method, path, body = "POST", f"/api/cases/{case}/exclusions", {"responder": name}
+    elif kind == "note":
+        method, path, body = "POST", f"/api/cases/{case}/notes", {"body": f"{name} was seen"}
+    else:
+        method, path, body = "PATCH", f"/api/cases/{case}", {"reported_person": name}
+    response = hl.client.request(method, path, json=body, headers={"Authorization": token})
+    assert response.status_code in (200, 201, 404, 422), response.text
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=written_scenarios())
+def test_nobody_named_or_excluded_by_the_chair_ever_hears_and_routable_cases_are_paged(
+    prop_hotline: Hotline, scenario: tuple[Roster, list[tuple[str, ...]]]
+) -> None:
+    from app.auth.tokens import create_token
+
+    hl = prop_hotline
+    roster, actions = scenario
+    empty(hl.services.engine)
+    hl.clock.now = hl.clock.now.replace(year=2026, month=5, day=11, hour=12)
+    hl.twilio.sent.clear()
+    hl.load(roster.yaml())
+    token = "Bearer " + create_token(
+        hl.services.sessions, role="chair", responder=None, name="chair", now=hl.clock()
+    )
+    watch = Watch(hl)
+    for action in actions:
+        if action[0] == "text":
+            hl.sms(action[1], action[2])
+        elif action[0] == "split":
+            hl.sms(action[1], action[2] or ".")
+            hl.clock.advance(seconds=20)
+            hl.sms(action[1], action[3] or ".")
+        elif action[0] == "chair":
+            chair_writes(hl, token, action[1], action[2], action[3])
+        else:
+            hl.clock.advance(minutes=float(action[1]))
+        hl.run()
+    hl.run()
+    assert watch.violations == []
+    check_routing(hl)

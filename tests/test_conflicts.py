@@ -94,6 +94,42 @@ MATRIX = [
 ]
 
 
+# Names as people write them (issue 9): a first or last name no one else has, a possessive,
+# a handle, last name first, CONFLICT followed by punctuation.
+MATRIX += [
+    pytest.param(
+        "Blake's friend grabbed someone at the party",
+        {BLAKE},
+        {AVERY},
+        id="a-possessive-first-name",
+    ),
+    pytest.param(
+        "Quinn made sexual comments at booth 12",
+        {AVERY},
+        {BLAKE, CASEY},
+        id="the-on-call-lead-by-last-name",
+    ),
+    pytest.param(
+        "@blake_rivera keeps messaging an attendee",
+        {BLAKE},
+        {AVERY},
+        id="a-handle",
+    ),
+    pytest.param(
+        "okafor, dana shouted at a volunteer",
+        {DANA},
+        {AVERY},
+        id="an-alternate-last-name-first",
+    ),
+    pytest.param(
+        "CONFLICT, Casey. Someone grabbed me by the arm",
+        {CASEY},
+        {AVERY},
+        id="conflict-and-a-comma",
+    ),
+]
+
+
 @pytest.mark.parametrize(("report", "involved", "paged_first"), MATRIX)
 def test_the_person_involved_learns_nothing(
     hl: Hotline, report: str, involved: set[str], paged_first: set[str]
@@ -240,3 +276,55 @@ def test_an_excluded_case_answers_exactly_like_a_missing_one(hl: Hotline) -> Non
     with hl.services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == before
     assert hl.run() == []
+
+
+# --- the chair excludes (issue 9): through the API, or by writing a name on the case -----------
+
+CHAIR_WAYS = {
+    "api": lambda name: ("POST", "/api/cases/1/exclusions", {"responder": name}),
+    "note": lambda name: ("POST", "/api/cases/1/notes", {"body": f"Witnesses name {name}"}),
+    "record": lambda name: ("PATCH", "/api/cases/1", {"reported_person": name}),
+}
+
+
+@pytest.mark.parametrize("way", sorted(CHAIR_WAYS))
+@pytest.mark.parametrize(
+    ("involved", "paged_first"),
+    [
+        pytest.param({AVERY}, {BLAKE, CASEY}, id="the-on-call-lead"),
+        pytest.param({BLAKE}, {AVERY}, id="an-off-shift-lead"),
+        pytest.param({DANA}, {AVERY}, id="an-alternate"),
+        pytest.param({AVERY, BLAKE, CASEY}, {DANA, EMERY}, id="every-lead"),
+    ],
+)
+def test_the_person_the_chair_excludes_learns_nothing(
+    hl: Hotline, way: str, involved: set[str], paged_first: set[str]
+) -> None:
+    from app.auth.tokens import create_token
+
+    hl.answer(REPORTER, "Someone made sexual comments at booth 12")
+    chair = create_token(
+        hl.services.sessions, role="chair", responder=None, name="Chair laptop", now=hl.clock()
+    )
+    for phone in sorted(involved):  # before the first page leaves
+        method, path, body = CHAIR_WAYS[way](NAMES[phone])
+        response = hl.client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {chair}"}
+        )
+        assert response.status_code in (200, 201), response.text
+    sent = hl.run()
+    assert paged_first <= recipients(sent) and not recipients(sent) & involved
+    for _ in range(3):
+        sent += hl.after(minutes=5)
+    hl.answer(REPORTER, "He is still at the registration desk")
+    sent += hl.run()
+    taker = sorted(paged_first)[0]
+    assert "You have case 1" in hl.answer(taker, "ACK 1")
+    hl.answer(taker, "REPLY 1 On my way")
+    hl.answer(taker, "RESOLVE 1")
+    sent += hl.run() + hl.after(minutes=30)
+    assert recipients(sent) & involved == set()
+    assert set(exclusions(hl)) == involved
+    for phone in involved:
+        assert hl.answer(phone, "ACK 1") == "No such case: 1."
+        assert_api_hides_case(hl, chair_token(hl, phone))
