@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_EXAMPLE = {
     "id": 42,
-    "case": 7,
+    "case": 48213,
     "at": "2026-05-11T16:02:10Z",
     "type": "acknowledged",
     "actor": "Avery Quinn",
@@ -59,7 +59,7 @@ class ChainReport(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "case": 7,
+                    "case": 48213,
                     "ok": False,
                     "events": 4,
                     "head": "9f2c...",

@@ -82,7 +82,7 @@ def _plausible(value: datetime | None) -> datetime | None:
 IncidentTime = Annotated[datetime, AfterValidator(_plausible)]
 
 CASE_EXAMPLE = {
-    "number": 7,
+    "number": 48213,
     "hotline": "+15555550100",
     "hotline_name": "Example Conf 2026",
     "status": "acknowledged",
@@ -102,7 +102,9 @@ class CaseSummary(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [CASE_EXAMPLE]})
 
-    number: int = Field(description="The case number responders type (ACK 7)")
+    number: int = Field(
+        description="The case number responders type (ACK 48213): random, at least four digits"
+    )
     hotline: str = Field(description="The hotline's own number (E.164)")
     hotline_name: str
     status: CaseStatus

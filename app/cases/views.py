@@ -38,7 +38,12 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 CaseNumber = Annotated[
     int,
-    Path(ge=1, le=MAX_ID, description="The case number", openapi_examples={"case 1": {"value": 1}}),
+    Path(
+        ge=1,
+        le=MAX_ID,
+        description="The case number (drawn at random, at least four digits)",
+        openapi_examples={"a case": {"value": 48213}},
+    ),
 ]
 E164 = r"^\+[1-9][0-9]{1,14}$"
 

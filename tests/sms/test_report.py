@@ -6,6 +6,7 @@ import dataclasses
 import re
 import time
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import assume, given, settings
@@ -20,6 +21,7 @@ from app.sms.report import (
     is_emergency,
     named_across,
     named_in,
+    texts_in_a_row,
 )
 
 AVERY = Named(1, ("Avery Quinn", "Avery"))
@@ -760,3 +762,32 @@ def test_a_text_without_a_name_names_nobody(
     text = "".join(w + (gaps[i] if i < len(gaps) else " ") + " " for i, w in enumerate(words))
     assert named_in(text, people) == set()
     assert named_across(text.split(" "), people) <= set()  # split anywhere: still no one
+
+
+# --- texts_in_a_row ----------------------------------------------------------------------------
+
+T0 = datetime(2026, 5, 11, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("gaps_in_minutes", "expected"),
+    [
+        ([], ["a"]),
+        ([1], ["a", "b"]),
+        ([5], ["a", "b"]),  # exactly the gap still counts
+        ([6], ["b"]),
+        ([1, 1, 1], ["a", "b", "c", "d"]),
+        ([1, 30, 1], ["c", "d"]),  # a long pause starts a new thought
+        ([30, 1, 1], ["b", "c", "d"]),
+    ],
+)
+def test_texts_in_a_row(gaps_in_minutes: list[int], expected: list[str]) -> None:
+    at = [T0]
+    for gap in gaps_in_minutes:
+        at.append(at[-1] + timedelta(minutes=gap))
+    texts = list(zip(at, "abcd", strict=False))
+    assert texts_in_a_row(texts, gap=timedelta(minutes=5)) == expected
+
+
+def test_texts_in_a_row_of_nothing() -> None:
+    assert texts_in_a_row([], gap=timedelta(minutes=5)) == []
