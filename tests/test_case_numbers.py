@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -169,8 +170,9 @@ def test_two_transactions_drawing_the_same_number_at_once_both_open_a_case(
 
         thread = threading.Thread(target=second)
         thread.start()
+        deadline = time.monotonic() + 60
         with engine.connect() as probe:
-            for _ in range(500):  # until the second insert waits on the first's row
+            while time.monotonic() < deadline:  # until the second insert waits on the first's
                 waiting = probe.execute(
                     text(
                         "SELECT count(*) FROM pg_stat_activity "

@@ -3,6 +3,7 @@ by new work and by due times rather than by polling."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -53,7 +54,10 @@ def test_embedded_worker_pages_and_escalates_on_time(database_url: str, tmp_path
     app = create_app(settings, transport=console)
     with TestClient(app) as client:
         opened = time.monotonic()
-        assert send_sms(client, REPORTER, "someone is being harassed").status_code == 200
+        answer = send_sms(client, REPORTER, "someone is being harassed")
+        assert answer.status_code == 200
+        case = re.search(r"case (\d+)", answer.text)
+        assert case, answer.text  # drawn at random, as in production
 
         def sent_to(phone: str) -> bool:
             return any(entry[1] == phone for entry in console.sent)
@@ -63,7 +67,7 @@ def test_embedded_worker_pages_and_escalates_on_time(database_url: str, tmp_path
         wait_for(lambda: sent_to(BLAKE))
         wait_for(lambda: sent_to(CASEY))
         third_tier = time.monotonic() - opened
-        send_sms(client, BLAKE, "ACK 1")
+        send_sms(client, BLAKE, f"ACK {case.group(1)}")
         wait_for(lambda: sent_to(REPORTER))
     # Generous bounds: this proves wake-ups, not speed (bench/ measures that).
     assert first_page < 5
