@@ -172,17 +172,18 @@ def test_two_transactions_drawing_the_same_number_at_once_both_open_a_case(
         thread.start()
         deadline = time.monotonic() + 60
         with engine.connect() as probe:
-            while time.monotonic() < deadline:  # until the second insert waits on the first's
+            while time.monotonic() < deadline and thread.is_alive():  # until it waits
                 waiting = probe.execute(
                     text(
                         "SELECT count(*) FROM pg_stat_activity "
                         "WHERE wait_event_type = 'Lock' AND datname = current_database()"
                     )
                 ).scalar()
+                probe.rollback()  # pg_stat_activity is a snapshot per transaction: a new one
                 if waiting:
                     break
                 threading.Event().wait(0.01)
-        assert waiting, "the second transaction waits for the first's insert"
+        assert failure == [] and waiting, "the second transaction waits for the first's insert"
         first.commit()
         first.close()
         thread.join(timeout=30)
