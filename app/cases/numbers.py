@@ -3,7 +3,7 @@
 A sequential number tells a lead who was paged for cases 1 and 3 that case 2 exists and
 was kept from them. A random one tells nothing about any other case. The number is the case's
 primary key (`case.id`), so no path can show a row id that differs from it
-(docs/adr/0011-random-case-numbers.md).
+(docs/adr/0012-random-case-numbers.md).
 
 Where numbers come from is a seam, like the clock: `Services.case_numbers` (production: random;
 the test harness: 1, 2, 3 ... so a test can say "case 1"). Each open session carries it in
