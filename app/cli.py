@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperCommand
 
 from app.db import is_sqlite, utcnow
-from app.privacy.files import append_secret, private_sqlite_file
+from app.privacy.files import append_secret
 from app.settings import Settings, get_settings
 
 HELP = """SMS and phone escalation for code-of-conduct incident response.
@@ -224,8 +224,7 @@ def serve(
     _logging(settings)
     _ensure_keys(settings)
     if is_sqlite(settings.database_url):
-        private_sqlite_file(settings.database_url)  # its -wal and -shm inherit the mode
-        upgrade(settings.database_url)  # the embedded default sets itself up
+        upgrade(settings.database_url)  # the embedded default sets itself up (0600)
     # log_config=None: uvicorn's loggers go through ours (app.logs), so the access log
     # drops query strings and follows HOTLINE_LOG_FORMAT.
     uvicorn.run(

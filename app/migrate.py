@@ -34,4 +34,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
+    """Migrate to head; a SQLite file that does not exist yet is created 0600 first, whichever
+    command creates it (serve, worker, migrate, roster load)."""
+    from app.privacy.files import private_sqlite_file
+
+    private_sqlite_file(database_url)
     command.upgrade(alembic_config(database_url), "head")

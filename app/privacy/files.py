@@ -85,7 +85,13 @@ def private_sqlite_file(database_url: str) -> None:
     encrypted or not, a case database is nobody else's to read."""
     from sqlalchemy import make_url
 
-    path = make_url(database_url).database
-    if path and path != ":memory:" and not Path(path).exists():
+    url = make_url(database_url)
+    path = url.database
+    if (
+        url.get_backend_name() == "sqlite"
+        and path
+        and path != ":memory:"
+        and not Path(path).exists()
+    ):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE))

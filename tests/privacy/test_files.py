@@ -44,3 +44,20 @@ def test_the_outage_spool_is_a_private_file_in_a_private_directory(tmp_path: Pat
     spool.append(entry(1))
     assert mode(tmp_path / "var" / "spool") == 0o700
     assert mode(tmp_path / "var" / "spool" / ENTRIES) == 0o600
+
+
+def test_an_embedded_database_is_0600_whichever_command_creates_it(tmp_path: Path) -> None:
+    """`make run` loads the roster before `serve`: the load, not serve, creates the file."""
+    from app.migrate import upgrade
+
+    path = tmp_path / "hotline.db"
+    upgrade(f"sqlite:///{path}")
+    assert mode(path) == 0o600
+
+
+def test_a_postgresql_url_creates_no_file(tmp_path: Path, monkeypatch) -> None:
+    from app.privacy.files import private_sqlite_file
+
+    monkeypatch.chdir(tmp_path)
+    private_sqlite_file("postgresql+psycopg://postgres@127.0.0.1:5432/hotline")
+    assert list(tmp_path.iterdir()) == []
