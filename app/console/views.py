@@ -22,13 +22,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from app.api import MAX_ID, StorableText, decode_cursor
 from app.audit import queries as audit_queries
-from app.auth.access import Caller, may_add_note, may_edit
+from app.auth.access import READ_ALL, Caller, may_add_note, may_edit
 from app.auth.deps import caller_of
 from app.cases import queries
 from app.cases import record as writes
@@ -36,8 +37,12 @@ from app.cases.models import Case
 from app.cases.schemas import NoteIn, Outcome, RecordPatch, ResolveIn
 from app.console import overview, sessions, words
 from app.db import transaction
+from app.drills import service as drill_service
+from app.drills.models import Drill
 from app.paging.outbox import NEW_WORK
 from app.paging.worker import announce_work
+from app.roster import oncall
+from app.roster.models import Hotline
 from app.services import Services, ServicesDep
 
 PREFIX = "/console"
@@ -136,7 +141,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     response = templates.TemplateResponse(
         request,
         name,
-        {"nav": _nav(request.app), "now": svc.clock(), **context},
+        {"nav": _nav(context.get("signed")), "now": svc.clock(), **context},
         status_code=status,
     )
     response.headers.update(SECURITY_HEADERS)
@@ -149,9 +154,12 @@ def redirect(path: str) -> RedirectResponse:
     return response
 
 
-def _nav(app: FastAPI) -> list[tuple[str, str]]:
-    """The console's pages, and the on-call and drill pages where the service has them."""
+def _nav(signed: SignedIn | None) -> list[tuple[str, str]]:
+    """The console's pages this person may open (the drill table is the organizers')."""
     links = [("Open cases", f"{PREFIX}/cases"), ("Search", f"{PREFIX}/search")]
+    links.append(("On call", f"{PREFIX}/oncall"))
+    if signed is not None and may_read_drills(signed.caller):
+        links.append(("Drills", f"{PREFIX}/drills"))
     links.append(("Audit log", f"{PREFIX}/audit"))
     return links
 
@@ -610,6 +618,46 @@ def audit(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLRespon
             "broken": broken,
         },
     )
+
+
+# --- on call and drills (the functions /api/oncall and /api/drills/{id} use) -------------
+
+LATEST_DRILLS = 10
+
+
+def may_read_drills(caller: Caller) -> bool:
+    """GET /api/drills/{id}'s rule: the drill table is for the chair and admins."""
+    return caller.role in READ_ALL
+
+
+@router.get("/oncall")
+def on_call(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLResponse:
+    """Whom a report made now would page, tier by tier, and who is on call next, per
+    hotline: app.roster.oncall, as /api/oncall asks it (any API role may read it)."""
+    now = svc.clock()
+    with svc.sessions() as session:
+        entries = [oncall.on_call(session, h, now) for h in oncall.hotlines_for(session, None)]
+    return render(
+        request, "oncall.html", {"title": "On call", "signed": signed, "entries": entries}
+    )
+
+
+@router.get("/drills")
+def drills(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLResponse:
+    """The latest drills and verification texts, each with its table as GET /api/drills/{id}
+    gives it, to the same roles."""
+    if not may_read_drills(signed.caller):
+        raise ConsoleError(403, "Not allowed", f"A {signed.caller.role} token may not read drills.")
+    now = svc.clock()
+    with svc.sessions() as session:
+        rows = session.execute(
+            select(Drill, Hotline)
+            .join(Hotline, Hotline.id == Drill.hotline_id)
+            .order_by(Drill.started_at.desc(), Drill.id.desc())
+            .limit(LATEST_DRILLS)
+        ).all()
+        tables = [(d, h, drill_service.table(session, d, now)) for d, h in rows]
+    return render(request, "drills.html", {"title": "Drills", "signed": signed, "tables": tables})
 
 
 # --- installing it ----------------------------------------------------------------------
