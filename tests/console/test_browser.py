@@ -353,6 +353,23 @@ def test_on_a_phone_the_open_cases_read_as_cards(
     accessible(page, "case at 360 px")
 
 
+def test_on_a_phone_the_on_call_and_drill_pages_read_and_pass_axe(
+    service: Service, new_page: Any, tmp_path: Path
+) -> None:
+    expect = playwright_api.expect
+    assert "drill" in service.hotline("drill", "--minutes", "15").lower()
+    page = new_page(PHONE)
+    sign_in(page, service.token("admin", "Admin phone"))
+    for link, heading, what in (("On call", "On call", "on call"), ("Drills", "Drills", "drills")):
+        page.get_by_role("link", name=link, exact=True).click()
+        expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        expect(page.get_by_role("table").first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{what} scrolls sideways at 360 px ({width} px wide)"
+        accessible(page, f"{what} at 360 px")
+        screenshot(page, what.replace(" ", ""), tmp_path)
+
+
 def test_an_excluded_responder_finds_no_such_case(service: Service, new_page: Any) -> None:
     expect = playwright_api.expect
     number = service.text("+15555550152", "CONFLICT Blake Rivera, he is a friend of theirs")

@@ -15,7 +15,7 @@ from tests.harness import AVERY, BLAKE, HOTLINE, Hotline
 
 def row(page: str, name: str) -> str:
     """The table row of one responder, tags stripped."""
-    found = re.search(rf"<tr[^>]*>\s*<th scope=\"row\">{name}</th>(.*?)</tr>", page, re.S)
+    found = re.search(rf"<tr[^>]*>\s*<th scope=\"row\">{name}\b(.*?)</tr>", page, re.S)
     assert found, f"no row for {name}"
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip()
 
