@@ -29,7 +29,7 @@ from starlette.datastructures import FormData
 
 from app.api import MAX_ID, StorableText, decode_cursor
 from app.audit import queries as audit_queries
-from app.auth.access import READ_ALL, Caller, may_add_note, may_edit
+from app.auth.access import ADMIN, READ_ALL, Caller, may_add_note, may_edit
 from app.auth.deps import caller_of
 from app.cases import queries
 from app.cases import record as writes
@@ -39,6 +39,7 @@ from app.console import overview, sessions, words
 from app.db import transaction
 from app.drills import service as drill_service
 from app.drills.models import Drill
+from app.drills.views import DrillIn
 from app.paging.outbox import NEW_WORK
 from app.paging.worker import announce_work
 from app.roster import oncall
@@ -642,10 +643,28 @@ def on_call(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLResp
     )
 
 
+def may_start_drills(caller: Caller) -> bool:
+    """POST /api/drills's rule: only an admin starts a drill."""
+    return caller.role == ADMIN
+
+
 @router.get("/drills")
-def drills(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLResponse:
+def drills(request: Request, svc: ServicesDep, signed: SignedInDep, done: str = "") -> HTMLResponse:
+    return _drills_page(request, svc, signed, done=done)
+
+
+def _drills_page(
+    request: Request,
+    svc: Services,
+    signed: SignedIn,
+    *,
+    done: str = "",
+    errors: list[str] | None = None,
+    sent: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     """The latest drills and verification texts, each with its table as GET /api/drills/{id}
-    gives it, to the same roles."""
+    gives it, to the same roles; for an admin, the form that starts one."""
     if not may_read_drills(signed.caller):
         raise ConsoleError(403, "Not allowed", f"A {signed.caller.role} token may not read drills.")
     now = svc.clock()
@@ -657,7 +676,63 @@ def drills(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLRespo
             .limit(LATEST_DRILLS)
         ).all()
         tables = [(d, h, drill_service.table(session, d, now)) for d, h in rows]
-    return render(request, "drills.html", {"title": "Drills", "signed": signed, "tables": tables})
+        hotlines = [(h.number, h.name) for h in oncall.hotlines_for(session, None)]
+    return render(
+        request,
+        "drills.html",
+        {
+            "title": "Drills",
+            "signed": signed,
+            "tables": tables,
+            "may_start": may_start_drills(signed.caller),
+            "hotlines": hotlines,
+            "default_minutes": f"{drill_service.DEFAULT_MINUTES:g}",
+            "done": done,
+            "errors": errors or [],
+            "sent": sent or {},
+        },
+        status,
+    )
+
+
+@router.post("/drills")
+def start_drill(request: Request, svc: ServicesDep, signed: SignedInDep, form: FormDep) -> Response:
+    """POST /api/drills from a form: the same schema, rule and service function."""
+    checked(form, signed)
+    if not may_start_drills(signed.caller):
+        raise ConsoleError(
+            403, "Not allowed", f"A {signed.caller.role} token may not start a drill."
+        )
+    sent = {k: str(form.get(k) or "") for k in ("hotline", "minutes")}
+    try:
+        body = DrillIn.model_validate(
+            {
+                "hotline": sent["hotline"] or None,
+                "voice": form.get("voice") == "on",
+                "minutes": sent["minutes"] or drill_service.DEFAULT_MINUTES,
+            }
+        )
+    except ValidationError as error:
+        problems = [f"{k}: {m}" for k, ms in _field_errors(error).items() for m in ms]
+        return _drills_page(request, svc, signed, errors=problems, sent=sent, status=422)
+    now = svc.clock()
+    try:
+        with transaction(svc.sessions) as session:
+            hotline = drill_service.hotline_for(session, body.hotline)
+            drill = drill_service.start_drill(
+                session,
+                hotline,
+                voice=body.voice,
+                minutes=body.minutes,
+                now=now,
+                by=signed.caller.actor,
+            )
+            announce_work(session)
+            number = drill.id
+    except drill_service.DrillError as error:
+        return _drills_page(request, svc, signed, errors=[str(error)], sent=sent, status=400)
+    svc.wakeup.set()
+    return redirect(f"{PREFIX}/drills?done=started#drill-{number}")
 
 
 # --- installing it ----------------------------------------------------------------------

@@ -104,3 +104,52 @@ def test_the_drill_page_is_for_the_roles_that_may_read_a_drill_through_the_api(
         assert ('href="/console/drills"' in nav) == (via_api == 200), role
         if via_api != 200:
             assert page.status_code == 403 and "may not read drills" in page.text
+
+
+def test_an_admin_starts_a_drill_from_the_console_as_the_api_would(
+    browser: Browser, hl: Hotline
+) -> None:
+    browser.signed_in_as("admin", name="Ops laptop")
+    form = {"hotline": HOTLINE, "minutes": "20"}
+
+    response = browser.post("/console/drills", form, csrf_from="/console/drills")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/drills?done=started#drill-1"
+    texts = hl.run()  # the dispatcher sends them, never the request
+    assert {m.to for m in texts} >= {AVERY, BLAKE} and all("TEST" in m.body for m in texts)
+    page = browser.page("/console/drills?done=started")
+    assert "Drill started" in page and "by Ops laptop (admin)" in page
+    assert "Mon 11 May 12:20 EDT" in page  # the deadline asked for
+    assert row(page, "Casey Moreau") == "lead Waiting not verified"
+
+
+def test_a_drill_form_without_its_csrf_token_or_from_a_chair_starts_nothing(
+    browser: Browser, other_browser: Browser, hl: Hotline
+) -> None:
+    browser.signed_in_as("admin")
+    assert browser.post("/console/drills", {"hotline": HOTLINE}, csrf_from=None).status_code == 403
+    other_browser.signed_in_as("chair")
+    chair_page = other_browser.page("/console/drills")
+    assert "Start a drill" not in chair_page
+    refused = other_browser.post(
+        "/console/drills", {"hotline": HOTLINE}, csrf_from="/console/drills"
+    )
+    assert refused.status_code == 403 and "may not start a drill" in refused.text
+
+    assert hl.run() == []
+    assert "No drill yet." in browser.page("/console/drills")
+
+
+def test_a_bad_drill_form_says_why_and_starts_nothing(browser: Browser, hl: Hotline) -> None:
+    browser.signed_in_as("admin")
+    for form, why in (
+        ({"hotline": HOTLINE, "minutes": "0"}, "greater than 0"),
+        ({"hotline": HOTLINE, "minutes": "soon"}, "valid number"),
+        ({"hotline": "+15555550199"}, "no active hotline has the number +15555550199"),
+    ):
+        answer = browser.post("/console/drills", form, csrf_from="/console/drills")
+        assert answer.status_code in (400, 422), form
+        assert why in answer.text, (form, answer.text[:2000])
+    assert hl.run() == []
+    assert "No drill yet." in browser.page("/console/drills")
