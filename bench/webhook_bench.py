@@ -3,6 +3,7 @@
 Runs each server on loopback, drives it with wrk (Debian package `wrk`) replaying pre-signed
 webhooks (no MessageSid repeats), and prints requests/s and latency percentiles. Not a test:
 
+    .venv/bin/pip install -e '.[bench]'    # the Flask baseline's flask and waitress
     .venv/bin/python bench/webhook_bench.py [--seconds 10] [--connections 16]
 
 The hotline runs its embedded default: SQLite in WAL mode, the console transport, the
