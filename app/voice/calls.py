@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -112,6 +113,7 @@ def _open_call_case(
     now: datetime,
     *,
     page_now: bool = False,
+    policy: dict[str, Any] | None = None,
 ) -> Case:
     actor = reporter_actor(session, hotline.id, caller)
     case = service.open_case(
@@ -123,6 +125,7 @@ def _open_call_case(
         now=now,
         actor=actor,
         paging_from=None if page_now else now + CHOICE_GRACE,
+        policy=policy,
     )
     record(
         session,
@@ -208,29 +211,23 @@ def _to_retired_hotline(
     SMS, and the caller hears its emergency information: never silence."""
     from app.paging.escalation import retired_policy
 
-    actor = reporter_actor(session, hotline.id, caller)
     case = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
-    joined = case is not None
     if case is None:
-        case = service.open_case(
-            session,
-            hotline,
-            reporter_phone=caller,
-            channel="voice",
-            body=None,
-            now=now,
-            actor=actor,
-            policy=retired_policy(hotline.policy),
+        policy = retired_policy(hotline.policy)
+        case = _open_call_case(
+            session, hotline, caller, call_sid, now, page_now=True, policy=policy
         )
-    record(
-        session,
-        case_id=case.id,
-        type="call_received",
-        actor=actor,
-        at=now,
-        call_sid=call_sid,
-        joined=joined,
-    )
+    else:
+        actor = reporter_actor(session, hotline.id, caller)
+        record(
+            session,
+            case_id=case.id,
+            type="call_received",
+            actor=actor,
+            at=now,
+            call_sid=call_sid,
+            joined=True,
+        )
     text = wording.retired_call(hotline.name, case.id, hotline.emergency_info)
     return twiml.hang_up(text), True
 
