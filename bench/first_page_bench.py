@@ -17,7 +17,6 @@ import re
 import time
 
 import httpx
-
 import rig
 
 REF = re.compile(r"\bref (f\d+):")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import time
@@ -141,11 +142,12 @@ class StandIn:
                 else:
                     status, payload = await self.twilio(target.split("?", 1)[0], headers, body)
                 data = json.dumps(payload).encode()
-                writer.write(
+                head = (
                     f"HTTP/1.1 {status} {REASONS.get(status, 'OK')}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                    + data
+                    "Content-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
                 )
+                writer.write(head.encode() + data)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
@@ -174,10 +176,8 @@ def main() -> None:
     args = parser.parse_args()
     standin = StandIn(args.account, args.token)
     standin.hold(args.hold_seconds, first=args.hold_first, to=args.hold_to)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(standin, args.port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

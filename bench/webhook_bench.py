@@ -1,13 +1,25 @@
-"""Inbound-SMS webhook throughput and latency: hotline against the Flask baseline.
+"""Inbound-SMS webhook throughput and latency, side by side in one run (issue 13, target 1).
 
-Runs each server on loopback, drives it with wrk (Debian package `wrk`) replaying pre-signed
-webhooks (no MessageSid repeats), and prints requests/s and latency percentiles. Not a test:
+Four servers on loopback, each driven by wrk (Debian package `wrk`) replaying pre-signed
+webhooks: every request a distinct report (its own MessageSid) from a distinct reporter, so on
+the hotline each one opens a case and pages three leads.
 
-    .venv/bin/pip install -e '.[bench]'    # the Flask baseline's flask and waitress
-    .venv/bin/python bench/webhook_bench.py [--seconds 10] [--connections 16]
+- PyCon's Flask hotline (github.com/PyCon/coc-hotline, `coc-hotline.py`), run from a copy
+  outside this repository as it is deployed (`python coc-hotline.py`: waitress, 8 threads),
+  Slack off (COC_SLACK_URL unset), harmless 555-01xx numbers in COC_NUMBERS. It checks no
+  signature and persists nothing. The copy comes from `--coc-hotline PATH` (get it with
+  `git clone https://github.com/PyCon/coc-hotline`) or else from the local mirror
+  (`git --git-dir=/work/.mirror/PyCon+coc-hotline/repo show HEAD:coc-hotline.py`).
+- A bare FastAPI endpoint on uvicorn answering constant TwiML (bench/bare_fastapi.py).
+- The hotline on SQLite with the embedded worker (`hotline serve`, as `make run` does).
+- The hotline on PostgreSQL (a scratch database, dropped afterwards) with one `hotline worker`.
 
-The hotline runs its embedded default: SQLite in WAL mode, the console transport, the
-embedded worker paging as it would in production.
+Both hotlines page through the real Twilio transport to bench/twilio_standin.py, so their
+workers do the HTTP work they do in production. Not a test:
+
+    .venv/bin/pip install -e '.[bench]'    # flask, waitress (and requests) for coc-hotline.py
+    .venv/bin/python bench/webhook_bench.py [--seconds 10] [--connections 16] \\
+        [--coc-hotline PATH] [--only flask fastapi sqlite postgres]
 """
 
 from __future__ import annotations
@@ -16,161 +28,155 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode
 
-import httpx
+import rig
 
-from app.telephony.signature import sign
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-BIN = Path(sys.executable).parent
-HOTLINE = "+15555550100"
-TOKEN = "bench-auth-token"
-# 555-01xx numbers only: reporters are the ones no responder in the example roster has.
-ROSTER_PHONES = {"+15555550111", "+15555550112", "+15555550113", "+15555550121", "+15555550122"}
-REPORTERS = [
-    f"+155555501{n:02d}" for n in range(30, 100) if f"+155555501{n:02d}" not in ROSTER_PHONES
-]
+MIRROR = Path("/work/.mirror/PyCon+coc-hotline/repo")
+SYSTEMS = {
+    "flask": "PyCon's Flask hotline (waitress, persists nothing)",
+    "fastapi": "bare FastAPI + uvicorn answering constant TwiML",
+    "sqlite": "hotline, SQLite, embedded worker (`make run` setup)",
+    "postgres": "hotline, PostgreSQL, one `hotline worker`",
+}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def write_requests(path: Path, url: str, count: int) -> None:
-    with path.open("w") as out:
-        for i in range(count):
-            params = {
-                "MessageSid": "SM" + uuid.uuid4().hex,
-                "AccountSid": "AC" + "0" * 32,
-                "From": REPORTERS[i % len(REPORTERS)],
-                "To": HOTLINE,
-                "Body": f"Report {i}: someone in a red hoodie is following people at booth {i % 9}",
-                "NumMedia": "0",
-            }
-            out.write(f"{sign(TOKEN, url, params)}\t{urlencode(params)}\n")
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
+def coc_hotline_copy(given: Path | None, tmp: Path) -> Path:
+    """coc-hotline.py copied into `tmp` (outside the repository), from `given` or the mirror."""
+    target = tmp / "coc-hotline" / "coc-hotline.py"
+    target.parent.mkdir()
+    if given is not None:
+        source = given / "coc-hotline.py" if given.is_dir() else given
+        shutil.copy(source, target)
+        return target
+    shown = subprocess.run(
+        ["git", f"--git-dir={MIRROR}", "show", "HEAD:coc-hotline.py"],
+        capture_output=True,
+        text=True,
+    )
+    if shown.returncode != 0:
+        raise SystemExit(
+            "no coc-hotline.py: `git clone https://github.com/PyCon/coc-hotline` and pass"
+            " --coc-hotline PATH"
+        )
+    target.write_text(shown.stdout)
+    return target
 
 
 def run_wrk(base: str, path: str, requests: Path, seconds: int, connections: int) -> dict[str, str]:
     threads = min(2, connections)
+    load = ["-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    script = ["-s", str(rig.HERE / "sms.lua"), base, "--", path, str(threads), str(requests)]
     out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            "-s",
-            str(HERE / "sms.lua"),
-            base,
-            "--",
-            path,
-            str(threads),
-            str(requests),
-        ],
+        ["wrk", *load, *script],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    result = {"req/s": re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)}
-    for pct in ("50%", "90%", "99%"):
-        result[f"p{pct[:-1]}"] = re.search(rf"\s{pct}\s+(\S+)", out).group(1)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    result = {"req/s": f"{rate:,.0f}"}
+    for pct in ("50", "90", "99"):
+        result[f"p{pct}"] = re.search(rf"\s{pct}%\s+(\S+)", out)[1]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result["errors"] = non2xx.group(1) if non2xx else "0"
+    errors = re.search(r"Socket errors: (.*)", out)
+    result["non-2xx"] = non2xx[1] if non2xx else "0"
+    result["socket errors"] = errors[1].replace(",", "") if errors else "none"
     return result
 
 
-def bench_hotline(tmp: Path, seconds: int, connections: int) -> dict[str, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
-    env.update(
-        HOTLINE_DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
-        HOTLINE_ROSTER=str(ROOT / "examples" / "roster.yaml"),
-        HOTLINE_PUBLIC_URL=base,
-        HOTLINE_TRANSPORT="console",
-        TWILIO_AUTH_TOKEN=TOKEN,
-        HOTLINE_LOG_LEVEL="WARNING",
-        HOTLINE_WORKER=os.environ.get("BENCH_WORKER", "embedded"),
-    )
-    requests = tmp / "hotline.txt"
-    write_requests(requests, f"{base}/twilio/sms", 120_000)
+def drive(url: str, path: str, tmp: Path, seconds: int, connections: int) -> dict[str, str]:
+    """wrk on `url`+`path` with enough distinct pre-signed reports for the run."""
+    requests = tmp / f"requests-{rig.free_port()}.txt"
+    rig.write_wrk_requests(requests, url + path, min(79_000, seconds * 5_000))
+    try:
+        return run_wrk(url, path, requests, seconds, connections)
+    finally:
+        requests.unlink()
+
+
+def bench_flask(script: Path, tmp: Path, seconds: int, connections: int) -> dict[str, str]:
+    port = rig.free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COC_")}
+    leads = ",".join(rig.LEADS)
+    env.update(PORT=str(port), COC_NUMBERS=leads, COC_AFTER_HOURS_NUMBERS=leads)
+    env.update(COC_HTTP_SCHEME="http", PYTHONUNBUFFERED="1")
     server = subprocess.Popen(
-        [BIN / "hotline", "serve", "--port", str(port)],
-        cwd=tmp,
+        [sys.executable, script.name],
+        cwd=script.parent,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # waitress's "task queue depth" warnings under load
     )
     try:
-        wait_ready(f"{base}/healthz")
-        return run_wrk(base, "/twilio/sms", requests, seconds, connections)
+        rig.wait_ready(f"{url}/_health", server)
+        return drive(url, "/incoming_sms", tmp, seconds, connections)
     finally:
-        server.terminate()
-        server.wait()
+        rig.stop(server)
 
 
-def bench_flask(tmp: Path, seconds: int, connections: int) -> dict[str, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    requests = tmp / "flask.txt"
-    write_requests(requests, f"{base}/incoming_sms", 120_000)
-    server = subprocess.Popen(
-        [sys.executable, HERE / "flask_baseline.py", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def bench_fastapi(tmp: Path, seconds: int, connections: int) -> dict[str, str]:
+    port = rig.free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = ["--app-dir", str(rig.HERE), "bare_fastapi:app", "--port", str(port)]
+    quiet = ["--log-level", "warning", "--no-access-log"]
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", *app, *quiet])
     try:
-        wait_ready(base)
-        return run_wrk(base, "/incoming_sms", requests, seconds, connections)
+        rig.wait_ready(f"{url}/healthz", server)
+        return drive(url, "/twilio/sms", tmp, seconds, connections)
     finally:
-        server.terminate()
-        server.wait()
+        rig.stop(server)
+
+
+def bench_hotline(db: str, tmp: Path, seconds: int, connections: int) -> dict[str, str]:
+    standin = rig.StandIn()
+    try:
+        with rig.hotline(db, standin) as hl:
+            before = len(standin.received())
+            result = drive(hl.url, "/twilio/sms", tmp, seconds, connections)
+            result["pages during run"] = f"{len(standin.received(since=before)):,}"
+            return result
+    finally:
+        standin.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--coc-hotline", type=Path, help="coc-hotline.py or a clone of its repo")
+    parser.add_argument("--only", nargs="+", choices=list(SYSTEMS), default=list(SYSTEMS))
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk (apt-get install wrk)")
-    tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    load = (args.seconds, args.connections)
-    rows = {
-        "flask baseline (no validation, no persistence)": bench_flask(tmp, *load),
-        "hotline (validates, persists, pages)": bench_hotline(tmp, *load),
-    }
-    print(f"{args.connections} connections, {args.seconds} s each")
-    print("| server | req/s | p50 | p90 | p99 | non-2xx |")
-    print("|---|---|---|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['req/s']} | {r['p50']} | {r['p90']} | {r['p99']} | {r['errors']} |")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hotline-webhook-bench-"))
+    load = (tmp, args.seconds, args.connections)
+    try:
+        runs: dict[str, Callable[[], dict[str, str]]] = {
+            "flask": lambda: bench_flask(coc_hotline_copy(args.coc_hotline, tmp), *load),
+            "fastapi": lambda: bench_fastapi(*load),
+            "sqlite": lambda: bench_hotline("sqlite", *load),
+            "postgres": lambda: bench_hotline("postgres", *load),
+        }
+        rows = {}
+        for name in args.only:
+            rows[SYSTEMS[name]] = runs[name]()
+            time.sleep(1)  # let the previous server's sockets and files go
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\nInbound SMS webhook, distinct reports, wrk {args.connections} connections,")
+    print(f"{args.seconds} s each, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores")
+    print(f"`{rig.command_line()}`\n")
+    columns = ["req/s", "p50", "p90", "p99", "non-2xx", "socket errors", "pages during run"]
+    print("| system | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for name, row in rows.items():
+        print(f"| {name} | " + " | ".join(row.get(c, "-") for c in columns) + " |")
 
 
 if __name__ == "__main__":
