@@ -66,7 +66,7 @@ def first_pages(standin: rig.StandIn, refs: set[str], until: float) -> dict[str,
         for rec in new:
             found = REF.search(str(rec["body"]))
             if found and found[1] in refs:
-                first.setdefault(found[1], float(rec["at"]))  # type: ignore[arg-type]
+                first.setdefault(found[1], float(rec["at"]))
         if len(first) == len(refs) or time.time() > until:
             return first
         time.sleep(0.5)

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -143,7 +144,7 @@ class StandIn:
         self.proc = subprocess.Popen(args)
         wait_ready(f"{self.url}/_standin/received", self.proc)
 
-    def received(self, since: int = 0) -> list[dict[str, object]]:
+    def received(self, since: int = 0) -> list[dict[str, Any]]:
         got = httpx.get(f"{self.url}/_standin/received", params={"since": since}, timeout=30)
         return list(got.raise_for_status().json())
 

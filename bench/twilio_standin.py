@@ -142,12 +142,12 @@ class StandIn:
                 else:
                     status, payload = await self.twilio(target.split("?", 1)[0], headers, body)
                 data = json.dumps(payload).encode()
-                head = (
+                status_line = (
                     f"HTTP/1.1 {status} {REASONS.get(status, 'OK')}\r\n"
                     "Content-Type: application/json\r\n"
                     f"Content-Length: {len(data)}\r\n\r\n"
                 )
-                writer.write(head.encode() + data)
+                writer.write(status_line.encode() + data)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
