@@ -25,13 +25,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import rig
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.orm import sessionmaker
 
 from app.cases.models import Case, Message
-from app.db import make_engine, make_sessionmaker
-from app.paging.engine import roster_snapshot
 from app.privacy import keys
-from app.roster.models import Hotline
+from app.roster.models import Hotline, Responder
 from app.settings import Settings
 
 CASE = re.compile(r"\bCase (\d+)\b")
@@ -47,12 +46,17 @@ def seed(hl: rig.Hotline, count: int, lead: float, spread: float) -> dict[int, f
         HOTLINE_AUDIT_KEY=hl.env["HOTLINE_AUDIT_KEY"],
     )
     keys.ensure(settings)
-    engine = make_engine(hl.database_url)
-    sessions = make_sessionmaker(engine)
+    engine = create_engine(hl.database_url)
+    sessions = sessionmaker(engine)
     far = datetime.now(UTC) + timedelta(days=1)
     with sessions() as session, session.begin():
         hotline = session.scalars(select(Hotline).where(Hotline.number == rig.HOTLINE)).one()
-        members = roster_snapshot(session, hotline)
+        # Who was on the roster when the case opened (as the app's open_case keeps it).
+        members = list(
+            session.scalars(
+                select(Responder.id).where(Responder.hotline_id == hotline.id, Responder.active)
+            )
+        )
         for k, sender in zip(range(count), rig.reporters(), strict=False):
             case = Case(
                 id=FIRST_CASE + k,

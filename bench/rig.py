@@ -182,8 +182,16 @@ class Hotline:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_worker(self) -> None:
-        """One `hotline worker` process (PostgreSQL; on SQLite the embedded one runs)."""
-        self.procs.append(self._spawn([str(BIN / "hotline"), "worker"]))
+        """One `hotline worker` process (PostgreSQL; on SQLite the embedded one runs),
+        returning once it finished its first round (its heartbeat file appears)."""
+        heartbeat = Path(self.env["HOTLINE_WORKER_HEARTBEAT"])
+        proc = self._spawn([str(BIN / "hotline"), "worker"])
+        self.procs.append(proc)
+        deadline = time.monotonic() + 60
+        while not heartbeat.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"`hotline worker` did not start ({proc.returncode})")
+            time.sleep(0.1)
 
     def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
