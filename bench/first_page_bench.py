@@ -32,12 +32,7 @@ async def send_steadily(url: str, rate: float, seconds: float) -> dict[str, tupl
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
         async def one(ref: str) -> None:
-            form = rig.report_form(next(senders), ref)
-            signature, body = rig.signed(url, form)
-            headers = {
-                rig.SIGNATURE_HEADER: signature,
-                "Content-Type": "application/x-www-form-urlencoded",
-            }
+            headers, body = rig.webhook(url, rig.report_form(next(senders), ref))
             at = time.time()
             try:
                 status = (await client.post(url, content=body, headers=headers)).status_code

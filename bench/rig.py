@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,15 +214,13 @@ def hotline(
     standin: StandIn,
     *,
     tier2_minutes: float = 5,
-    worker: bool = True,
-    before_start: object = None,
+    before_start: Callable[[Hotline], None] | None = None,
 ) -> Iterator[Hotline]:
     """A hotline on `db` ("sqlite" or "postgres") paging through `standin`, set up from
     nothing and removed afterwards. SQLite: `hotline serve` with its embedded worker;
-    PostgreSQL: `hotline serve` (HOTLINE_WORKER=off) and one `hotline worker`. With
-    `worker=False` no worker runs until the caller starts one (`Hotline.start_worker`;
-    SQLite then uses a separate worker too). `before_start(hotline)` runs after migration
-    and roster load, before any server starts (to seed the database)."""
+    PostgreSQL: `hotline serve` (HOTLINE_WORKER=off) and one `hotline worker`.
+    `before_start(hotline)` runs after migration and roster load, before any server starts
+    (to seed the database)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"hotline-bench-{db}-"))
     stack = contextlib.ExitStack()
     procs: list[subprocess.Popen[bytes]] = []
@@ -251,17 +249,17 @@ def hotline(
             TWILIO_ACCOUNT_SID=ACCOUNT_SID,
             TWILIO_AUTH_TOKEN=TOKEN,
             TWILIO_API_BASE_URL=standin.url,
-            HOTLINE_WORKER="embedded" if db == "sqlite" and worker else "off",
+            HOTLINE_WORKER="embedded" if db == "sqlite" else "off",
         )
         running = Hotline(url, database_url, env, procs)
         running.run("migrate")
         running.run("roster", "load", str(tmp / "roster.yaml"))
-        if callable(before_start):
+        if before_start is not None:
             before_start(running)
         web = running._spawn([str(BIN / "hotline"), "serve", "--port", str(port)])
         running.procs.append(web)
         wait_ready(f"{url}/healthz", web)
-        if db == "postgres" and worker:
+        if db == "postgres":
             running.start_worker()
         yield running
     finally:
@@ -271,11 +269,11 @@ def hotline(
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
 
 
-def post_report(client: httpx.Client, url: str, form: dict[str, str]) -> httpx.Response:
-    """One signed inbound-SMS webhook to `url` (…/twilio/sms)."""
+def webhook(url: str, form: dict[str, str]) -> tuple[dict[str, str], str]:
+    """(headers, body) of a signed inbound-SMS webhook to `url` (…/twilio/sms)."""
     signature, body = signed(url, form)
     headers = {SIGNATURE_HEADER: signature, "Content-Type": "application/x-www-form-urlencoded"}
-    return client.post(url, content=body, headers=headers)
+    return headers, body
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -288,7 +286,10 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def ms(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds * 1000:,.0f} ms"
+    """A duration for a table: milliseconds, or seconds from 10 s up; "-" for none."""
+    if seconds != seconds:
+        return "-"
+    return f"{seconds:,.1f} s" if abs(seconds) >= 10 else f"{seconds * 1000:,.0f} ms"
 
 
 def command_line() -> str:

@@ -44,7 +44,8 @@ def measure(db: str, hold: float, then: int, rate: float) -> dict[str, str]:
             for i in range(then + 1):
                 ref = f"s{i}"
                 sent[ref] = time.time()
-                rig.post_report(client, url, rig.report_form(next(senders), ref))
+                headers, body = rig.webhook(url, rig.report_form(next(senders), ref))
+                client.post(url, content=body, headers=headers)
                 time.sleep(1.0 if i == 0 else 1 / rate)  # the first page is held by then
             expected = (then + 1) * len(rig.LEADS)
             until = time.time() + hold + 10
