@@ -6,13 +6,18 @@ for connection setup. SQLite runs in WAL mode so readers never block the single 
 
 from __future__ import annotations
 
+import contextvars
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -146,3 +151,115 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+T = TypeVar("T")
+Work = Callable[[Session], T]
+
+
+class GroupCommit(Generic[T]):
+    """One writer that runs concurrent units of work in one transaction and one COMMIT.
+
+    A webhook's transaction is a few milliseconds of statements and then a COMMIT that waits
+    for the disk (SQLite, synchronous=FULL) or a round trip and a WAL flush (PostgreSQL).
+    Units submitted while a batch runs queue up and go into the next one: each runs inside
+    a savepoint of its own, so one that fails is rolled back alone and the others carry on,
+    and every caller hears its result only after the COMMIT that made it durable. When the
+    batch as a whole fails (its connection broke, the COMMIT failed), nothing of it was
+    committed and each unit runs again on its own, in a transaction of its own, so one bad
+    unit never takes the others down with it.
+
+    Units must be safe to run twice (the fallback reruns them): they may only write through
+    their session. The writer thread starts on the first unit and ends after `idle_seconds`
+    without work, so a process (or a test) that stops using it leaves no thread behind.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_batch: int = 64,
+        idle_seconds: float = 2.0,
+    ) -> None:
+        self.sessions = sessions
+        self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
+        self._queue: queue.SimpleQueue[tuple[Work[T], Future[T]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def submit(self, work: Work[T]) -> Future[T]:
+        """Queue a unit of work; the future resolves once it is committed (or failed)."""
+        done: Future[T] = Future()
+        # The unit runs in the writer's thread, but sees the submitter's context variables
+        # (a replay from the outage spool says so in one).
+        context = contextvars.copy_context()
+        with self._lock:
+            self._queue.put((partial(context.run, work), done))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="commits", daemon=True)
+                self._writer.start()
+        return done
+
+    def run(self, work: Work[T]) -> T:
+        """Submit and wait: for callers in threads of their own (sync endpoints, replays)."""
+        return self.submit(work).result()
+
+    def _write(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._writer = None
+                        return
+                continue
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Work[T], Future[T]]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.sessions() as session, session.begin():
+                for work, _ in batch:
+                    # What a unit appends to session.info (events to log after the commit,
+                    # callbacks) is cut back when its savepoint rolls back.
+                    marks = {k: len(v) for k, v in session.info.items() if isinstance(v, list)}
+                    try:
+                        with session.begin_nested():
+                            outcomes.append((True, work(session)))
+                    except Exception as error:  # this unit alone is rolled back
+                        if not session.is_active or _connection_lost(error):
+                            raise
+                        for key, length in marks.items():
+                            if isinstance(kept := session.info.get(key), list):
+                                del kept[length:]
+                        outcomes.append((False, error))
+        except Exception:
+            self._one_by_one(batch)
+            return
+        for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)
+
+    def _one_by_one(self, batch: list[tuple[Work[T], Future[T]]]) -> None:
+        for work, done in batch:
+            try:
+                with self.sessions() as session, session.begin():
+                    result = work(session)
+            except BaseException as error:
+                done.set_exception(error)
+            else:
+                done.set_result(result)
+
+
+def _connection_lost(error: Exception) -> bool:
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.cases import numbers
 from app.cases.numbers import NumberSource, random_case_numbers
-from app.db import make_engine, make_sessionmaker, utcnow
+from app.db import GroupCommit, make_engine, make_sessionmaker, utcnow
 from app.privacy import keys
 from app.settings import Settings
 from app.telephony.console import ConsoleTransport
@@ -35,8 +35,11 @@ class Services:
     wakeup: threading.Event = field(default_factory=threading.Event)
     # Where new case numbers come from (app.cases.numbers): random unless a test says so.
     case_numbers: NumberSource = random_case_numbers
+    # Webhook transactions, committed together (app.db.GroupCommit).
+    commits: GroupCommit[Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.sessions)
         # Every session carries the source, read when a case opens, so replacing
         # `case_numbers` later (as the test harness does) takes effect at once.
         self.sessions.configure(info={numbers.SESSION_KEY: self._case_numbers})

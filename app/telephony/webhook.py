@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.services import Services, from_request
 from app.telephony.models import WebhookReceipt
@@ -118,12 +118,16 @@ def twiml(xml: str) -> Response:
 async def answer_once(
     svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]
 ) -> str:
-    """`once` for async endpoints. SQLite has a single writer, so there the transaction
-    runs right on the event loop (a thread hop buys nothing but overhead); PostgreSQL
-    transactions run in the thread pool, side by side."""
-    if svc.engine.dialect.name == "sqlite":
-        return once(svc, sid, kind, handle)
-    return await run_in_threadpool(once, svc, sid, kind, handle)
+    """`once` for async endpoints: the event loop waits for the group commit without
+    holding a thread, and goes on reading other requests meanwhile."""
+    unit = _unit(svc, sid, kind, handle)
+    try:
+        answer, work = await asyncio.wrap_future(svc.commits.submit(unit))
+    except IntegrityError as error:
+        return _answered_before(svc, sid, error)
+    if work:
+        svc.wakeup.set()
+    return answer
 
 
 def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]) -> str:
@@ -131,38 +135,61 @@ def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[s
 
     `handle` returns the TwiML answer and whether it created work for the worker (work
     queued through app.paging.outbox is noticed by itself). The receipt is written in the
-    same transaction as everything `handle` does: both or neither.
+    same transaction as everything `handle` does: both or neither. The transaction is
+    committed together with the webhooks that arrived beside it (app.db.GroupCommit), and
+    the answer is given only after that COMMIT.
 
     When the webhook is replayed from the outage spool (`replaying` is set), each case it
     touched also gets a `received_during_outage` event with the time Twilio sent it, in the
     same transaction: the log shows why the case's steps came later than the report.
     """
-    from app.paging.outbox import NEW_WORK
-    from app.paging.worker import announce_work
-
-    received_at = replaying.get()
+    unit = _unit(svc, sid, kind, handle)
     try:
-        with svc.sessions() as session, session.begin():
-            answer, work = handle(session)
-            if received_at is not None:
-                _note_delay(session, sid, received_at, svc.clock())
-            # Written last, so a retry (rare) costs a rollback rather than every
-            # first delivery paying for a lookup.
-            session.add(WebhookReceipt(sid=sid, kind=kind, received_at=svc.clock(), answer=answer))
-            session.flush()
-            work = work or session.info.pop(NEW_WORK, False)
-            if work:
-                announce_work(session)
-    except IntegrityError:
-        # This SID was answered before (or concurrently): answer as then, change nothing.
-        with svc.sessions() as session:
-            seen = session.get(WebhookReceipt, sid)
-            if seen is None:
-                raise
-            return seen.answer
+        answer, work = svc.commits.run(unit)
+    except IntegrityError as error:
+        return _answered_before(svc, sid, error)
     if work:
         svc.wakeup.set()
     return answer
+
+
+def _unit(
+    svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]
+) -> Callable[[Session], tuple[str, bool]]:
+    """The webhook's unit of work for the group commit: safe to run again (it writes only
+    through its session), which the commit's one-by-one fallback relies on."""
+    from app.audit.log import WRITTEN
+    from app.paging.outbox import NEW_WORK
+    from app.paging.worker import announce_work
+
+    received_at = replaying.get()  # read here: the unit runs in the writer's thread
+
+    def unit(session: Session) -> tuple[str, bool]:
+        # The session may have carried other webhooks before this one in its transaction.
+        session.info.pop(NEW_WORK, None)
+        session.info.pop(WRITTEN, None)
+        answer, work = handle(session)
+        if received_at is not None:
+            _note_delay(session, sid, received_at, svc.clock())
+        # Written last, so a retry (rare) costs a rollback rather than every first
+        # delivery paying for a lookup.
+        session.add(WebhookReceipt(sid=sid, kind=kind, received_at=svc.clock(), answer=answer))
+        session.flush()
+        work = work or session.info.pop(NEW_WORK, False)
+        if work:
+            announce_work(session)
+        return answer, work
+
+    return unit
+
+
+def _answered_before(svc: Services, sid: str, error: IntegrityError) -> str:
+    """This SID was answered before (or concurrently): answer as then, change nothing."""
+    with svc.sessions() as session:
+        seen = session.get(WebhookReceipt, sid)
+        if seen is None:
+            raise error
+        return seen.answer
 
 
 def _note_delay(session: Session, sid: str, received_at: datetime, now: datetime) -> None:
