@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import secrets
 import signal
+import sys
 import threading
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -18,6 +20,9 @@ from typer.core import TyperCommand
 from app.db import is_sqlite, utcnow
 from app.privacy.files import append_secret
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 HELP = """SMS and phone escalation for code-of-conduct incident response.
 
@@ -217,23 +222,26 @@ def serve(
     """Run the web service (and the embedded worker unless HOTLINE_WORKER=off)."""
     import uvicorn
 
-    from app.main import create_app
-    from app.migrate import upgrade
+    from app.embedded import shared_metrics
 
     settings = _settings_with_demo_token()
     _logging(settings)
     _ensure_keys(settings)
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)  # the embedded default sets itself up (0600)
-    # log_config=None: uvicorn's loggers go through ours (app.logs), so the access log
-    # drops query strings and follows HOTLINE_LOG_FORMAT.
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-    )
+    with shared_metrics() if settings.worker == "embedded" else nullcontext():
+        from app.main import create_app
+        from app.migrate import upgrade
+
+        if is_sqlite(settings.database_url):
+            upgrade(settings.database_url)  # the embedded default sets itself up (0600)
+        # log_config=None: uvicorn's loggers go through ours (app.logs), so the access log
+        # drops query strings and follows HOTLINE_LOG_FORMAT.
+        uvicorn.run(
+            create_app(settings, worker_process=True),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            log_config=None,
+        )
 
 
 @cli.command()
@@ -244,6 +252,15 @@ def worker(
             "--health",
             help="Check the running worker instead (its heartbeat, HOTLINE_WORKER_HEARTBEAT): "
             "exit 0 when its loop turns and its last round succeeded, else 1.",
+        ),
+    ] = False,
+    stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stdin",
+            hidden=True,
+            help="Started by `hotline serve` (app.embedded): a line on stdin wakes the worker, "
+            "the end of stdin stops it.",
         ),
     ] = False,
 ) -> None:
@@ -268,11 +285,25 @@ def worker(
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    if stdin:
+        # Ctrl-C in the terminal reaches the whole process group: the web process stops
+        # its worker itself (it closes our stdin), after its own last webhook.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     runner.start()
+    if stdin:
+        threading.Thread(target=_woken_by_stdin, args=(services, done), daemon=True).start()
     logging.getLogger(__name__).info("worker running")
     done.wait()
     runner.stop()
     services.close()
+
+
+def _woken_by_stdin(services: Services, done: threading.Event) -> None:
+    """The embedded worker's link to its web process: a line is a wake-up (new work was
+    committed), the end of the input means the web process is gone."""
+    for _ in sys.stdin.buffer:
+        services.wakeup.set()
+    done.set()
 
 
 @cli.command()

@@ -7,8 +7,11 @@ for connection setup. SQLite runs in WAL mode so readers never block the single 
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -17,8 +20,8 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -117,17 +120,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _serialize_sqlite_transactions(engine: Engine) -> None:
-    """SQLite has one writer at a time. Queue this process's transactions on a fair lock
-    rather than on SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
-    turned a few concurrent webhooks into second-long waits. Each transaction starts with
-    BEGIN IMMEDIATE, so two writers never deadlock on a lock upgrade; the busy timeout
-    still covers another process (a separate worker) holding the database."""
+    """SQLite has one writer at a time. Queue transactions on a fair lock rather than on
+    SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and turned a few
+    concurrent webhooks into second-long waits. Each transaction starts with BEGIN
+    IMMEDIATE, so two writers never deadlock on a lock upgrade.
+
+    The lock is a thread lock within the process and, for a database file, an exclusive
+    flock on `<database>.lock` between processes: the embedded worker runs as a process of
+    its own (app.embedded), and a webhook waiting for its transaction to end is woken the
+    moment it ends instead of polling. The busy timeout still covers a process that does
+    not take the lock (an older version, the sqlite3 shell)."""
     lock = threading.Lock()
+    database = engine.url.database
+    on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+    lock_file: list[int] = []  # opened on first use: the database's folder exists by then
+
+    def cross_process_lock() -> int | None:
+        if on_disk and not lock_file:
+            try:
+                lock_file.append(os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o600))
+            except OSError:
+                return None  # a read-only folder: SQLite's busy timeout alone, as before
+        return lock_file[0] if lock_file else None
 
     def begin(conn: Connection) -> None:
         lock.acquire()
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            held = cross_process_lock()
+            if held is not None:
+                _flock(held)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if held is not None:
+                    fcntl.flock(held, fcntl.LOCK_UN)
+                raise
         except BaseException:
             lock.release()
             raise
@@ -135,11 +162,35 @@ def _serialize_sqlite_transactions(engine: Engine) -> None:
 
     def end(conn: Connection) -> None:
         if conn.info.pop("holds_write_lock", False):
+            if lock_file:
+                fcntl.flock(lock_file[0], fcntl.LOCK_UN)
             lock.release()
 
     event.listen(engine, "begin", begin)
     event.listen(engine, "commit", end)
     event.listen(engine, "rollback", end)
+
+
+SQLITE_LOCK_WAIT_SECONDS = 30.0  # as SQLite's busy timeout: then "database is locked"
+
+
+def _flock(fd: int) -> None:
+    """Take the exclusive lock, polling in steps of at most 2 ms (a waiting webhook starts
+    within 2 ms of the holder's COMMIT), and give up as SQLite would after its timeout
+    rather than wait forever."""
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise OperationalError(
+                    "BEGIN IMMEDIATE", None, Exception("database is locked")
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -158,7 +209,7 @@ Work = Callable[[Session], T]
 
 
 class GroupCommit(Generic[T]):
-    """One writer that runs concurrent units of work in one transaction and one COMMIT.
+    """A writer that runs concurrent units of work in one transaction and one COMMIT.
 
     A webhook's transaction is a few milliseconds of statements and then a COMMIT that waits
     for the disk (SQLite, synchronous=FULL) or a round trip and a WAL flush (PostgreSQL).
@@ -170,23 +221,28 @@ class GroupCommit(Generic[T]):
     unit never takes the others down with it.
 
     Units must be safe to run twice (the fallback reruns them): they may only write through
-    their session. The writer thread starts on the first unit and ends after `idle_seconds`
-    without work, so a process (or a test) that stops using it leaves no thread behind.
+    their session. Writer threads start when units wait and none is free, up to `writers`
+    (SQLite: one, it has a single writer anyway; PostgreSQL: a few, so that one batch's
+    round trips to the server overlap another's), and end after `idle_seconds` without
+    work, so a process (or a test) that stops using them leaves no thread behind.
     """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         *,
+        writers: int = 1,
         max_batch: int = 64,
         idle_seconds: float = 2.0,
     ) -> None:
         self.sessions = sessions
+        self.writers = writers
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
         self._queue: queue.SimpleQueue[tuple[Work[T], Future[T]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._running = 0  # writer threads alive
+        self._idle = 0  # of them, waiting for a unit
 
     def submit(self, work: Work[T]) -> Future[T]:
         """Queue a unit of work; the future resolves once it is committed (or failed)."""
@@ -196,9 +252,9 @@ class GroupCommit(Generic[T]):
         context = contextvars.copy_context()
         with self._lock:
             self._queue.put((partial(context.run, work), done))
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write, name="commits", daemon=True)
-                self._writer.start()
+            if self._idle == 0 and self._running < self.writers:
+                self._running += 1
+                threading.Thread(target=self._write, name="commits", daemon=True).start()
         return done
 
     def run(self, work: Work[T]) -> T:
@@ -207,26 +263,37 @@ class GroupCommit(Generic[T]):
 
     def _write(self) -> None:
         while True:
+            with self._lock:
+                self._idle += 1
             try:
                 first = self._queue.get(timeout=self.idle_seconds)
             except queue.Empty:
                 with self._lock:
+                    self._idle -= 1
                     if self._queue.empty():
-                        self._writer = None
+                        self._running -= 1
                         return
                 continue
+            with self._lock:
+                self._idle -= 1
             batch = [first]
             while len(batch) < self.max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except BaseException as error:  # never leave a caller waiting forever
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                raise
 
     def _commit(self, batch: list[tuple[Work[T], Future[T]]]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.sessions() as session, session.begin():
+            with self.sessions() as session, session.begin() as outer:
                 for work, _ in batch:
                     # What a unit appends to session.info (events to log after the commit,
                     # callbacks) is cut back when its savepoint rolls back.
@@ -235,12 +302,14 @@ class GroupCommit(Generic[T]):
                         with session.begin_nested():
                             outcomes.append((True, work(session)))
                     except Exception as error:  # this unit alone is rolled back
-                        if not session.is_active or _connection_lost(error):
+                        if not _intact(session, outer) or _connection_lost(error):
                             raise
                         for key, length in marks.items():
                             if isinstance(kept := session.info.get(key), list):
                                 del kept[length:]
                         outcomes.append((False, error))
+                    if not _intact(session, outer):
+                        raise RuntimeError("a unit of work ended the batch's transaction")
         except Exception:
             self._one_by_one(batch)
             return
@@ -259,6 +328,11 @@ class GroupCommit(Generic[T]):
                 done.set_exception(error)
             else:
                 done.set_result(result)
+
+
+def _intact(session: Session, outer: SessionTransaction) -> bool:
+    """Is the batch's transaction still the one open, with every earlier unit's work?"""
+    return outer.is_active and session.get_transaction() is outer
 
 
 def _connection_lost(error: Exception) -> bool:

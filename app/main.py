@@ -19,6 +19,7 @@ from app.cases import views as case_views
 from app.console import views as console
 from app.db import utcnow
 from app.drills import views as drill_views
+from app.embedded import WorkerProcess
 from app.metrics import WebhookCounter
 from app.paging.worker import Worker
 from app.roster import views as roster_views
@@ -39,7 +40,11 @@ def create_app(
     *,
     transport: Transport | None = None,
     clock: Callable[[], datetime] = utcnow,
+    worker_process: bool = False,
 ) -> FastAPI:
+    """The web app. With HOTLINE_WORKER=embedded it also runs the worker: in a thread, or,
+    with `worker_process` (what `hotline serve` asks for), in a child process that leaves
+    the web process's interpreter to the webhooks (app.embedded)."""
     settings = settings or get_settings()
     services = build(settings, transport=transport, clock=clock)
 
@@ -61,7 +66,12 @@ def create_app(
                 log.error("database unreachable: roster %s will be loaded later", settings.roster)
                 replayer.pending.append(load_roster)
         replayer.start()
-        worker = Worker(services, embedded=True) if settings.worker == "embedded" else None
+        worker: Worker | WorkerProcess | None = None
+        if settings.worker == "embedded":
+            if worker_process:
+                worker = WorkerProcess(services.wakeup)
+            else:
+                worker = Worker(services, embedded=True)
         if worker:
             worker.start()
         try:

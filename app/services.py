@@ -21,6 +21,9 @@ from app.telephony.console import ConsoleTransport
 from app.telephony.spool import Spool
 from app.telephony.transport import Transport
 
+# Webhook transactions in flight at once on PostgreSQL (app.db.GroupCommit), each a batch.
+POSTGRES_WRITERS = 4
+
 
 @dataclass
 class Services:
@@ -39,7 +42,8 @@ class Services:
     commits: GroupCommit[Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.commits = GroupCommit(self.sessions)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self.commits = GroupCommit(self.sessions, writers=1 if sqlite else POSTGRES_WRITERS)
         # Every session carries the source, read when a case opens, so replacing
         # `case_numbers` later (as the test harness does) takes effect at once.
         self.sessions.configure(info={numbers.SESSION_KEY: self._case_numbers})

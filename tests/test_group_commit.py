@@ -1,0 +1,111 @@
+"""Group commit (app.db.GroupCommit): webhooks that arrive together share one COMMIT, each
+in a savepoint of its own, and none is answered before its COMMIT. One that fails is rolled
+back alone; a batch that fails as a whole runs its units one by one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import GroupCommit, utcnow
+from app.telephony.models import WebhookReceipt
+
+
+def receipt(sid: str) -> Callable[[Session], int]:
+    def unit(session: Session) -> int:
+        session.add(WebhookReceipt(sid=sid, kind="sms", received_at=utcnow(), answer=sid))
+        session.flush()
+        return id(session.get_transaction())
+
+    return unit
+
+
+def stored(sessions: sessionmaker[Session]) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(select(WebhookReceipt.sid)))
+
+
+def batch_behind(
+    commits: GroupCommit[int], units: list[Callable[[Session], int]]
+) -> tuple[Future[int], list[Future[int]]]:
+    """Submit `units` while a first unit holds the writer, so they form one batch."""
+    started, release = threading.Event(), threading.Event()
+
+    def holder(session: Session) -> int:
+        started.set()
+        release.wait(10)
+        return 0
+
+    first = commits.submit(holder)
+    assert started.wait(10)
+    futures = [commits.submit(unit) for unit in units]
+    release.set()
+    return first, futures
+
+
+def test_units_that_arrive_together_share_one_transaction(
+    session_factory: sessionmaker[Session],
+) -> None:
+    commits: GroupCommit[int] = GroupCommit(session_factory)
+    first, futures = batch_behind(commits, [receipt(f"SM{i}") for i in range(5)])
+    first.result(10)
+    transactions = {future.result(10) for future in futures}
+    assert len(transactions) == 1  # one batch, one COMMIT
+    assert stored(session_factory) == {f"SM{i}" for i in range(5)}
+
+
+def test_a_failing_unit_is_rolled_back_alone(session_factory: sessionmaker[Session]) -> None:
+    def fails(session: Session) -> int:
+        receipt("SM-bad")(session)
+        raise ValueError("this report cannot be handled")
+
+    commits: GroupCommit[int] = GroupCommit(session_factory)
+    units = [receipt("SM1"), fails, receipt("SM1"), receipt("SM2")]  # and a repeated SID
+    _, futures = batch_behind(commits, units)
+    assert futures[0].result(10)
+    with pytest.raises(ValueError):
+        futures[1].result(10)
+    with pytest.raises(IntegrityError):
+        futures[2].result(10)
+    assert futures[3].result(10)
+    assert stored(session_factory) == {"SM1", "SM2"}
+
+
+def test_a_batch_that_fails_as_a_whole_runs_each_unit_on_its_own(
+    session_factory: sessionmaker[Session],
+) -> None:
+    tries: list[int] = []
+
+    def breaks_the_batch(session: Session) -> int:
+        tries.append(1)
+        if len(tries) == 1:
+            session.rollback()  # the whole transaction is gone, the others' work with it
+            raise RuntimeError("lost the transaction")
+        return receipt("SM-retried")(session)
+
+    commits: GroupCommit[int] = GroupCommit(session_factory)
+    _, futures = batch_behind(commits, [receipt("SM1"), breaks_the_batch, receipt("SM2")])
+    for future in futures:
+        future.result(10)
+    assert len(tries) == 2
+    assert stored(session_factory) == {"SM1", "SM-retried", "SM2"}
+
+
+def test_the_writer_ends_when_idle_and_starts_again(
+    session_factory: sessionmaker[Session],
+) -> None:
+    commits: GroupCommit[int] = GroupCommit(session_factory, idle_seconds=0.05)
+    commits.run(receipt("SM1"))
+    deadline = threading.Event()
+    for _ in range(100):
+        if not any(t.name == "commits" and t.is_alive() for t in threading.enumerate()):
+            break
+        deadline.wait(0.05)
+    commits.run(receipt("SM2"))
+    assert stored(session_factory) == {"SM1", "SM2"}
