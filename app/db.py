@@ -221,10 +221,10 @@ class GroupCommit(Generic[T]):
     unit never takes the others down with it.
 
     Units must be safe to run twice (the fallback reruns them): they may only write through
-    their session. Writer threads start when units wait and none is free, up to `writers`
-    (SQLite: one, it has a single writer anyway; PostgreSQL: a few, so that one batch's
-    round trips to the server overlap another's), and end after `idle_seconds` without
-    work, so a process (or a test) that stops using them leaves no thread behind.
+    their session. Writer threads start when units wait and none is free, up to `writers`,
+    and end after `idle_seconds` without work, so a process (or a test) that stops using
+    them leaves no thread behind. With no writers (`writers=0`) nothing is batched: `run`
+    gives each unit a transaction of its own in the caller's thread.
     """
 
     def __init__(
@@ -258,7 +258,11 @@ class GroupCommit(Generic[T]):
         return done
 
     def run(self, work: Work[T]) -> T:
-        """Submit and wait: for callers in threads of their own (sync endpoints, replays)."""
+        """Submit and wait: for callers in threads of their own (sync endpoints, replays).
+        Without writers, the unit runs right here in a transaction of its own."""
+        if not self.writers:
+            with self.sessions() as session, session.begin():
+                return work(session)
         return self.submit(work).result()
 
     def _write(self) -> None:

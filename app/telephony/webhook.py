@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.services import Services, from_request
 from app.telephony.models import WebhookReceipt
@@ -119,10 +120,14 @@ async def answer_once(
     svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]
 ) -> str:
     """`once` for async endpoints: the event loop waits for the group commit without
-    holding a thread, and goes on reading other requests meanwhile."""
+    holding a thread (or, on PostgreSQL, for the transaction in the thread pool), and goes
+    on reading other requests meanwhile."""
     unit = _unit(svc, sid, kind, handle)
     try:
-        answer, work = await asyncio.wrap_future(svc.commits.submit(unit))
+        if svc.commits.writers:
+            answer, work = await asyncio.wrap_future(svc.commits.submit(unit))
+        else:
+            answer, work = await run_in_threadpool(svc.commits.run, unit)
     except IntegrityError as error:
         return _answered_before(svc, sid, error)
     if work:
