@@ -15,6 +15,7 @@ opened by this transaction needs no read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +85,38 @@ def _chain_head(session: Session, case_id: int | None) -> tuple[int, str]:
         select(Event.seq, Event.hash).where(in_chain).order_by(Event.seq.desc()).limit(1)
     ).first()
     return (row.seq, row.hash) if row else (0, chain.GENESIS)
+
+
+def chain_heads(session: Session, case_ids: Sequence[int]) -> None:
+    """Lock and read the heads of many cases' chains in two statements, for a writer of
+    events on a whole batch of cases (the escalation engine): `record` then reads none."""
+    heads: dict[int | None, tuple[int, str]] = session.info.setdefault(HEADS, {})
+    wanted = sorted({i for i in case_ids if i not in heads})
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                select(Case.id)
+                .where(Case.id.in_(chunk))
+                .order_by(Case.id)
+                .with_for_update(key_share=True)
+            )
+        last = (
+            select(Event.case_id, func.max(Event.seq).label("seq"))
+            .where(Event.case_id.in_(chunk))
+            .group_by(Event.case_id)
+            .subquery()
+        )
+        found = {
+            row.case_id: (row.seq, row.hash)
+            for row in session.execute(
+                select(Event.case_id, Event.seq, Event.hash).join(
+                    last, (Event.case_id == last.c.case_id) & (Event.seq == last.c.seq)
+                )
+            )
+        }
+        for case_id in chunk:
+            heads[case_id] = found.get(case_id, (0, chain.GENESIS))
 
 
 @sa_event.listens_for(Case, "after_insert")

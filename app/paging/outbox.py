@@ -3,9 +3,11 @@ so a message exists exactly when the state change that caused it does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.paging.models import Outbound
@@ -50,6 +52,36 @@ def mark_new_work(session: Session) -> None:
     session.info[NEW_WORK] = True
 
 
+def row(
+    *,
+    kind: str,
+    to_phone: str,
+    from_phone: str,
+    body: str,
+    now: datetime,
+    case_id: int | None = None,
+    responder_id: int | None = None,
+    step: int | None = None,
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """One owed message as the outbound row's values, due now."""
+    return {
+        "kind": kind,
+        "case_id": case_id,
+        "responder_id": responder_id,
+        "step": step,
+        "dedupe_key": dedupe_key,
+        "to_phone": to_phone,
+        "from_phone": from_phone,
+        # Never more than Twilio takes (21617): relays are split before they get here.
+        "body": fit_sms(body),
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: Session,
     *,
@@ -63,24 +95,31 @@ def enqueue(
     step: int | None = None,
     dedupe_key: str | None = None,
 ) -> Outbound:
-    row = Outbound(
-        kind=kind,
-        case_id=case_id,
-        responder_id=responder_id,
-        step=step,
-        dedupe_key=dedupe_key,
-        to_phone=to_phone,
-        from_phone=from_phone,
-        # Never more than Twilio takes (21617): relays are split before they get here.
-        body=fit_sms(body),
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+    owed = Outbound(
+        **row(
+            kind=kind,
+            to_phone=to_phone,
+            from_phone=from_phone,
+            body=body,
+            now=now,
+            case_id=case_id,
+            responder_id=responder_id,
+            step=step,
+            dedupe_key=dedupe_key,
+        )
     )
-    session.add(row)
+    session.add(owed)
     mark_new_work(session)
-    return row
+    return owed
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Many owed messages (values from `row`) in one multi-row insert: the engine's way."""
+    if not rows:
+        return
+    session.flush()  # rows the session holds go first, in the order they were owed
+    session.execute(insert(Outbound), list(rows))
+    mark_new_work(session)
 
 
 def page_key(case_id: int, responder_id: int, step: int | str, paging_round: int = 0) -> str:
@@ -90,11 +129,38 @@ def page_key(case_id: int, responder_id: int, step: int | str, paging_round: int
     return key if not paging_round else f"{key}:r{paging_round}"
 
 
-def already_queued(session: Session, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    rows = session.scalars(select(Outbound.dedupe_key).where(Outbound.dedupe_key.in_(keys)))
-    return {k for k in rows if k}
+def already_queued(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these dedupe keys some row already holds."""
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        chunk = list(keys[start : start + CHUNK])
+        found.update(
+            k
+            for k in session.scalars(
+                select(Outbound.dedupe_key).where(Outbound.dedupe_key.in_(chunk))
+            )
+            if k
+        )
+    return found
+
+
+CHUNK = 500  # values per IN (...) list
+
+
+def paged_before(session: Session, case_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Who was ever owed a page about each case, whatever became of it: a new page to them
+    reads as a reminder."""
+    out: dict[int, set[int]] = {}
+    for start in range(0, len(case_ids), CHUNK):
+        chunk = list(case_ids[start : start + CHUNK])
+        for case_id, responder_id in session.execute(
+            select(Outbound.case_id, Outbound.responder_id).where(
+                Outbound.case_id.in_(chunk), Outbound.kind.in_(PAGE_KINDS)
+            )
+        ):
+            if case_id is not None and responder_id is not None:
+                out.setdefault(case_id, set()).add(responder_id)
+    return out
 
 
 def cancel_pending_pages(session: Session, case_id: int, now: datetime) -> int:
