@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         validation_alias=AliasChoices("HOTLINE_CLAIM_LEASE_SECONDS"),
     )
+    # How many sends a worker has in flight at once (app.paging.dispatcher.Sender): one slow
+    # answer from Twilio holds one of them, never the others.
+    max_in_flight: int = Field(
+        32, ge=1, le=256, validation_alias=AliasChoices("HOTLINE_MAX_IN_FLIGHT")
+    )
 
     # Flood control: after this many cases opened by one number within a minute, its next
     # new report joins the newest of them instead (appended and logged, never dropped).

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
+import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
@@ -25,7 +28,7 @@ from app.cases.models import Case
 from app.db import is_sqlite
 from app.observe import first_page_sent
 from app.paging import delivery
-from app.paging.engine import Audience, audience
+from app.paging.engine import Audience, audiences
 from app.paging.models import Outbound
 from app.paging.outbox import (
     CALL_PAGE,
@@ -34,6 +37,7 @@ from app.paging.outbox import (
     DRILL_CALL,
     EMERGENCY_NOTICE,
     FAILED,
+    NEW_WORK,
     PAGE_KINDS,
     PENDING,
     PROVIDER_ORDER,
@@ -52,7 +56,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)  # the default of Settings.claim_lease_seconds
 MAX_ATTEMPTS = 12  # about twelve minutes of trying before a send is given up as failed
 MAX_BACKOFF_SECONDS = 120.0
-BATCH = 20
+BATCH = 100  # rows per claim; never more than the sender has room for
 # Pages only matter while nobody has the case; emergency notices until it is resolved.
 # A reporter's follow-up is owed whatever happens to the case meanwhile: one held back a
 # minute (app.cases.service.append_report) still reaches whoever it was for.
@@ -74,6 +78,7 @@ class Claim:
     attempt: int
     maybe_sent_before: bool
     responder_id: int | None = None
+    case_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +113,11 @@ def claim(
     lease: timedelta = LEASE,
 ) -> list[Claim]:
     """Take due rows for sending, dropping those nobody may send any more. A claimed row is
-    due again once `lease` has passed, so a worker that dies mid-send delays it, no more."""
+    due again once `lease` has passed, so a worker that dies mid-send delays it, no more.
+    The whole batch is read and judged in a fixed handful of statements, whatever its size."""
     claims: list[Claim] = []
+    if limit <= 0:
+        return claims
     with sessions() as session, session.begin():
         query = (
             select(Outbound)
@@ -119,9 +127,22 @@ def claim(
         )
         if not is_sqlite(str(session.get_bind().url)):
             query = query.with_for_update(skip_locked=True)
-        audiences: dict[int, Audience] = {}
-        for row in session.scalars(query).all():
-            reason = _no_longer_owed(session, row, audiences)
+        rows = session.scalars(query).all()
+        case_ids = sorted({r.case_id for r in rows if r.case_id is not None})
+        cases = session.scalars(select(Case).where(Case.id.in_(case_ids))).all() if rows else []
+        owed = _Owed(
+            audiences(session, cases),
+            unreachable_among(
+                session,
+                {
+                    r.responder_id
+                    for r in rows
+                    if r.responder_id is not None and r.kind not in PAGE_KINDS
+                },
+            ),
+        )
+        for row in rows:
+            reason = owed.no_longer_owed(row)
             if reason:
                 row.status = CANCELLED
                 row.error = reason
@@ -140,32 +161,39 @@ def claim(
                     row.attempts,
                     maybe_sent_before,
                     row.responder_id,
+                    row.case_id,
                 )
             )
     return claims
 
 
-def _no_longer_owed(session: Session, row: Outbound, audiences: dict[int, Audience]) -> str | None:
-    """Eligibility is asked again at send time: an exclusion or an ACK since queueing wins."""
-    if row.case_id is None:
+@dataclass(frozen=True, slots=True)
+class _Owed:
+    """What a claim asks of each row, read once for the whole batch."""
+
+    audiences: dict[int, Audience]
+    cannot_text: set[int]
+
+    def no_longer_owed(self, row: Outbound) -> str | None:
+        """Eligibility is asked again at send time: an exclusion or an ACK since queueing
+        wins."""
+        if row.case_id is None:
+            return None
+        aud = self.audiences[row.case_id]
+        if row.responder_id is not None and not aud.may_hear(row.responder_id):
+            return "responder may not hear about the case"
+        if row.kind in OWED_WHILE and aud.case.status not in OWED_WHILE[row.kind]:
+            return f"case is {aud.case.status}"
+        if row.responder_id is not None and row.kind not in PAGE_KINDS:
+            # A notice is no page: it has no fallback, and sending it to someone who opted
+            # out only fails again (21610). Pages still go, by call (app.voice.pages).
+            if row.responder_id in self.cannot_text:
+                return "responder cannot receive SMS"
+        elif row.responder_id is None and row.to_phone == aud.case.reporter_phone:
+            why = reporter.cannot_text(aud.case)
+            if why:
+                return f"reporter cannot receive texts ({why})"
         return None
-    if row.case_id not in audiences:
-        audiences[row.case_id] = audience(session, session.get_one(Case, row.case_id))
-    aud = audiences[row.case_id]
-    if row.responder_id is not None and not aud.may_hear(row.responder_id):
-        return "responder may not hear about the case"
-    if row.kind in OWED_WHILE and aud.case.status not in OWED_WHILE[row.kind]:
-        return f"case is {aud.case.status}"
-    if row.responder_id is not None and row.kind not in PAGE_KINDS:
-        # A notice is no page: it has no fallback, and sending it to someone who opted out
-        # only fails again (21610). Pages still go, by call (app.voice.pages).
-        if unreachable_among(session, {row.responder_id}):
-            return "responder cannot receive SMS"
-    elif row.responder_id is None and row.to_phone == aud.case.reporter_phone:
-        why = reporter.cannot_text(aud.case)
-        if why:
-            return f"reporter cannot receive texts ({why})"
-    return None
 
 
 def send(
@@ -219,64 +247,68 @@ def send(
 
 def finish(
     sessions: sessionmaker[Session], claim: Claim, outcome: Sent | SendError, now: datetime
-) -> None:
-    """Record what happened to one send, with its event, in one transaction."""
+) -> bool:
+    """Record what happened to one send, with its event, in one transaction. Returns
+    whether that queued new work (a page falling back to a call)."""
     with sessions() as session, session.begin():
-        row = session.get_one(Outbound, claim.id)
-        who = _recipient(session, row)
-        prefix = "page" if row.kind in PAGE_KINDS else "message"
-        detail = {"kind": row.kind, "to": who, "attempt": claim.attempt}
-        if row.step is not None:
-            detail["step"] = row.step
-        if isinstance(outcome, Sent):
-            row.status = outcome.status if outcome.status in PROVIDER_ORDER else "queued"
-            row.provider_sid = outcome.sid
-            row.sent_at = now
-            row.error = None
-            if claim.maybe_sent_before:
-                detail["possible_duplicate"] = True
-            record(
-                session,
-                case_id=row.case_id,
-                type=f"{prefix}_sent",
-                actor=SYSTEM,
-                at=now,
-                sid=outcome.sid,
-                **detail,
-            )
-            first_page_sent(session, row, now)
-            # A status callback may have come before the SID was stored: apply it now.
-            delivery.apply_early(session, row, now)
-            return
-        detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
-        row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason
-        if outcome.retryable and claim.attempt < MAX_ATTEMPTS:
-            row.status = PENDING
-            row.next_attempt_at = now + backoff(claim.attempt)
-            record(
-                session,
-                case_id=row.case_id,
-                type=f"{prefix}_retry",
-                actor=SYSTEM,
-                at=now,
-                next_attempt_at=row.next_attempt_at.isoformat(),
-                **detail,
-            )
-            log.warning("outbound %s failed (%s), retrying", row.id, outcome.reason)
-            return
-        row.status = FAILED
+        _finish(session, claim, outcome, now)
+        return bool(session.info.get(NEW_WORK))
+
+
+def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: datetime) -> None:
+    row = session.get_one(Outbound, claim.id)
+    who = _recipient(session, row)
+    prefix = "page" if row.kind in PAGE_KINDS else "message"
+    detail = {"kind": row.kind, "to": who, "attempt": claim.attempt}
+    if row.step is not None:
+        detail["step"] = row.step
+    if isinstance(outcome, Sent):
+        row.status = outcome.status if outcome.status in PROVIDER_ORDER else "queued"
+        row.provider_sid = outcome.sid
+        row.sent_at = now
+        row.error = None
+        if claim.maybe_sent_before:
+            detail["possible_duplicate"] = True
         record(
-            session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail
+            session,
+            case_id=row.case_id,
+            type=f"{prefix}_sent",
+            actor=SYSTEM,
+            at=now,
+            sid=outcome.sid,
+            **detail,
         )
-        log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
-        if outcome.code in CANNOT_TEXT:
-            _cannot_text(session, row, outcome.code, now)
-        # Failing for good is not the end of a page: an SMS page becomes a call, a call
-        # page hands the case to the next tier at once.
-        if row.kind == "page":
-            pages.call_instead(session, row, now)
-        elif row.kind == CALL_PAGE:
-            pages.call_unanswered(session, row, now, status=FAILED)
+        first_page_sent(session, row, now)
+        # A status callback may have come before the SID was stored: apply it now.
+        delivery.apply_early(session, row, now)
+        return
+    detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
+    row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason
+    if outcome.retryable and claim.attempt < MAX_ATTEMPTS:
+        row.status = PENDING
+        row.next_attempt_at = now + backoff(claim.attempt)
+        record(
+            session,
+            case_id=row.case_id,
+            type=f"{prefix}_retry",
+            actor=SYSTEM,
+            at=now,
+            next_attempt_at=row.next_attempt_at.isoformat(),
+            **detail,
+        )
+        log.warning("outbound %s failed (%s), retrying", row.id, outcome.reason)
+        return
+    row.status = FAILED
+    record(session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail)
+    log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
+    if outcome.code in CANNOT_TEXT:
+        _cannot_text(session, row, outcome.code, now)
+    # Failing for good is not the end of a page: an SMS page becomes a call, a call
+    # page hands the case to the next tier at once.
+    if row.kind == "page":
+        pages.call_instead(session, row, now)
+    elif row.kind == CALL_PAGE:
+        pages.call_unanswered(session, row, now, status=FAILED)
 
 
 def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> None:
@@ -298,52 +330,208 @@ def _recipient(session: Session, row: Outbound) -> str:
     return "reporter"
 
 
-def dispatch_due(
-    sessions: sessionmaker[Session],
-    transport: Transport,
-    public_url: str,
-    clock: Callable[[], datetime],
-    pool: ThreadPoolExecutor | None = None,
-    lease: timedelta = LEASE,
-    link_secret: str = "",
-    options: SendOptions | None = None,
-) -> int:
-    """Send one batch of due messages; returns how many were attempted."""
-    claimed_at = clock()
-    claims = claim(sessions, claimed_at, lease=lease)
-    if not claims:
-        return 0
-    # Different people are sent to side by side; one person's messages go in the order they
-    # were queued (a page before the update that follows it).
-    by_recipient: dict[str, list[Claim]] = {}
-    for c in claims:
-        by_recipient.setdefault(c.to_phone, []).append(c)
+@dataclass(slots=True)
+class _Outcome:
+    claim: Claim
+    outcome: Sent | SendError
+    at: datetime
+    done: threading.Event = field(default_factory=threading.Event)
+    work: bool = False
+    error: Exception | None = None
 
-    def send_in_order(queue: list[Claim]) -> None:
-        # Each outcome is recorded as soon as it is known, not once the whole batch is: the
-        # message's status callback (Twilio's first comes about a second after it accepts)
-        # must find its SID, however slow another send of the batch is.
-        # A long queue can outlast the lease it was claimed under: it is renewed as it goes,
-        # or another worker would take the rest for abandoned and both would send it.
-        held_since = claimed_at
-        lost: set[int] = set()
-        for i, c in enumerate(queue):
-            if clock() - held_since >= lease / 2:
-                held_since = clock()
-                lost |= {r.id for r in queue[i:]} - renew(sessions, queue[i:], held_since, lease)
-            if c.id not in lost:  # else another worker took it over: it sends it
+
+def _record_all(sessions: sessionmaker[Session], batch: list[_Outcome]) -> None:
+    """Record a batch of outcomes in one transaction, in case order (two workers' batches
+    lock cases' chains in the same order); if that fails, each in a transaction of its
+    own, so one bad row never loses the others."""
+    batch.sort(key=lambda o: (o.claim.case_id or 0, o.claim.id))
+    try:
+        with sessions() as session, session.begin():
+            for o in batch:
+                _finish(session, o.claim, o.outcome, o.at)
+            work = bool(session.info.get(NEW_WORK))
+        for o in batch:
+            o.work = work
+    except Exception:
+        if len(batch) == 1:
+            batch[0].error = sys.exc_info()[1]  # type: ignore[assignment]
+        else:
+            for o in batch:
+                try:
+                    o.work = finish(sessions, o.claim, o.outcome, o.at)
+                except Exception as error:
+                    o.error = error
+    finally:
+        for o in batch:
+            o.done.set()
+
+
+@dataclass(slots=True)
+class _Held:
+    claim: Claim
+    since: datetime  # when its lease was taken or last renewed
+
+
+class Sender:
+    """Sends claimed messages side by side, at most `max_in_flight` at once, and never
+    makes one wait on another's slow answer: each recipient has a queue of its own (their
+    messages go in the order they were queued, a page before the update that follows it),
+    drained by one thread of a bounded pool while other recipients' queues go on.
+
+    Each outcome is recorded as soon as it is known, in a short transaction of its own: a
+    message's status callback (Twilio's first comes about a second after it accepts) must
+    find its SID, however slow another send is. A queue that outlasts half its lease renews
+    it, or another worker would take the rest for abandoned and both would send it.
+    `on_done` hears each finished send, with whether it left new work (a fallback call) or
+    freed room in a full sender, so the worker can claim more at once.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        transport: Transport,
+        public_url: str,
+        clock: Callable[[], datetime],
+        *,
+        max_in_flight: int = 32,
+        lease: timedelta = LEASE,
+        link_secret: str = "",
+        options: SendOptions | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.transport = transport
+        self.public_url = public_url
+        self.clock = clock
+        self.max_in_flight = max_in_flight
+        self.lease = lease
+        self.link_secret = link_secret
+        self.options = options
+        self.on_done = on_done
+        self.pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="send")
+        self._lock = threading.Condition()
+        self._queues: dict[str, deque[_Held]] = {}
+        self._held = 0
+        self._outcomes: list[_Outcome] = []
+        self._recording = False
+        self._outcomes_lock = threading.Lock()
+
+    def room(self) -> int:
+        """How many more claims this sender takes now."""
+        with self._lock:
+            return self.max_in_flight - self._held
+
+    def pump(self) -> int:
+        """Claim as many due messages as there is room for and start sending them; returns
+        how many were claimed. Never waits for a send."""
+        total = 0
+        while (room := self.room()) > 0:
+            claimed_at = self.clock()
+            claims = claim(self.sessions, claimed_at, limit=min(room, BATCH), lease=self.lease)
+            self.submit(claims, claimed_at)
+            total += len(claims)
+            if len(claims) < min(room, BATCH):
+                break
+        return total
+
+    def submit(self, claims: list[Claim], claimed_at: datetime) -> None:
+        with self._lock:
+            for c in claims:
+                self._held += 1
+                queue = self._queues.get(c.to_phone)
+                if queue is None:
+                    self._queues[c.to_phone] = deque([_Held(c, claimed_at)])
+                    self.pool.submit(self._drain, c.to_phone)
+                else:
+                    queue.append(_Held(c, claimed_at))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every claimed message is sent and recorded."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._held == 0, timeout)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _drain(self, phone: str) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[phone]
+                if not queue:
+                    del self._queues[phone]
+                    return
+                held = queue[0]
+                stale = self.clock() - held.since >= self.lease / 2
+                waiting = list(queue) if stale else []
+            work = False
+            try:
+                if stale and not self._renew(waiting):
+                    continue  # another worker took it over: it sends it
                 outcome = send(
-                    transport, c, public_url, link_secret=link_secret, now=clock(), options=options
+                    self.transport,
+                    held.claim,
+                    self.public_url,
+                    link_secret=self.link_secret,
+                    now=self.clock(),
+                    options=self.options,
                 )
-                finish(sessions, c, outcome, clock())
+                work = self._record(held.claim, outcome)
+            except Exception:
+                # Recording failed (the database went away): the lease runs out and the
+                # message is claimed again, possibly twice, never zero times.
+                log.exception("outbound %s: outcome not recorded", held.claim.id)
+            finally:
+                with self._lock:
+                    if queue and queue[0] is held:
+                        queue.popleft()
+                        full = self._held == self.max_in_flight
+                        self._held -= 1
+                        self._lock.notify_all()
+                    else:
+                        full = False
+            if self.on_done is not None and (full or work):
+                self.on_done()
 
-    queues = list(by_recipient.values())
-    if pool is None or len(queues) == 1:
-        for queue in queues:
-            send_in_order(queue)
-    else:
-        list(pool.map(send_in_order, queues))
-    return len(claims)
+    def _record(self, claim: Claim, outcome: Sent | SendError) -> bool:
+        """Record one outcome, committed together with whatever other outcomes arrived
+        meanwhile (group commit): the first thread to find nobody recording records every
+        waiting outcome in one transaction, again until none is left, while the others wait
+        for theirs. Returns whether its transaction queued new work."""
+        mine = _Outcome(claim, outcome, self.clock())
+        with self._outcomes_lock:
+            self._outcomes.append(mine)
+            leader = not self._recording
+            self._recording = True
+        if not leader:
+            mine.done.wait()
+        else:
+            while True:
+                with self._outcomes_lock:
+                    batch, self._outcomes = self._outcomes, []
+                    if not batch:
+                        self._recording = False
+                        break
+                _record_all(self.sessions, batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.work
+
+    def _renew(self, waiting: list[_Held]) -> bool:
+        """Renew the lease of the messages waiting in one queue; drops those another
+        worker has taken over since. Returns whether the first is still ours."""
+        now = self.clock()
+        ours = renew(self.sessions, [h.claim for h in waiting], now, self.lease)
+        with self._lock:
+            queue = self._queues[waiting[0].claim.to_phone]
+            first_ours = waiting[0].claim.id in ours
+            for h in waiting:
+                if h.claim.id in ours:
+                    h.since = now
+                elif h in queue:
+                    queue.remove(h)
+                    self._held -= 1
+            self._lock.notify_all()
+        return first_ours
 
 
 def renew(

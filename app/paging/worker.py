@@ -45,31 +45,48 @@ class Worker:
         self.stopping = threading.Event()
         self.postgres = not is_sqlite(services.settings.database_url)
         self.idle = IDLE_WITH_NOTIFY if (embedded or self.postgres) else IDLE_WITHOUT_NOTIFY
-        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="send")
         self.lease = timedelta(seconds=services.settings.claim_lease_seconds)
         self.options = dispatcher.SendOptions(
             page_validity=services.settings.page_validity_seconds,
             messaging_service_sid=services.settings.twilio_messaging_service_sid,
         )
+        # A send that ends with room freed in a full sender, or with a fallback queued,
+        # wakes the loop so that more is claimed at once.
+        self.sender = dispatcher.Sender(
+            services.sessions,
+            services.transport,
+            services.settings.public_url,
+            services.clock,
+            max_in_flight=services.settings.max_in_flight,
+            lease=self.lease,
+            link_secret=services.settings.twilio_auth_token or "",
+            options=self.options,
+            on_done=services.wakeup.set,
+        )
         self.threads: list[threading.Thread] = []
         self.retained_at: datetime | None = None
 
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        return self.sender.pool
+
     def run_once(self) -> None:
-        """One round: every due escalation step, then every due message."""
+        """One round, to its end: every due escalation step, then every due message sent
+        and recorded, again until none is left (what a test or a one-off run wants)."""
         s = self.services
         while engine.run_due(s.sessions, s.clock()):
             pass
-        while dispatcher.dispatch_due(
-            s.sessions,
-            s.transport,
-            s.settings.public_url,
-            s.clock,
-            self.pool,
-            self.lease,
-            link_secret=s.settings.twilio_auth_token or "",
-            options=self.options,
-        ):
+        while self.sender.pump():
+            self.sender.wait_idle()
+        self._retention()
+
+    def round(self) -> None:
+        """Every due escalation step, then as many due messages as the sender has room
+        for, started and not waited for: the loop is free again at once for new work."""
+        s = self.services
+        while engine.run_due(s.sessions, s.clock()):
             pass
+        self.sender.pump()
         self._retention()
 
     def _retention(self) -> None:
@@ -82,6 +99,8 @@ class Worker:
         retention.run(s.sessions, s.transport, now, days)
 
     def seconds_to_next(self) -> float:
+        if self.sender.room() <= 0:
+            return self.idle  # a send that frees room wakes the loop (Sender.on_done)
         with self.services.sessions() as session:
             times = [t for t in (engine.next_due(session), dispatcher.next_attempt(session)) if t]
         if not times:
@@ -96,7 +115,7 @@ class Worker:
             wakeup.clear()
             metrics.WORKER_ROUNDS.inc()
             try:
-                self.run_once()
+                self.round()
                 delay = self.seconds_to_next()
                 if failing:
                     log.warning("worker rounds succeed again")
@@ -146,4 +165,4 @@ class Worker:
         self.services.wakeup.set()
         for thread in self.threads:
             thread.join(timeout=10)
-        self.pool.shutdown(wait=True)
+        self.sender.shutdown()
