@@ -25,7 +25,8 @@ def write(path: Path, *, ok: bool) -> None:
     so a reader never sees half a file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + ".part")
+        # One part file per process: workers sharing a heartbeat path never rename another's.
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")
         part.write_text(json.dumps({"at": time.time(), "pid": os.getpid(), "ok": ok}))
         part.replace(path)
     except OSError:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.audit.log import SYSTEM, record
 from app.cases.models import Case
 from app.privacy import keys
+from app.telephony import outcomes
 
 #: Twilio's stand-ins for a withheld caller ID (anonymous, restricted, blocked, unavailable).
 WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696"})
@@ -26,17 +27,9 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 # Reasons, as stored on the case and shown in the API.
 CALLER_ID_WITHHELD = "caller_id_withheld"
 NOT_A_PHONE_NUMBER = "not_a_phone_number"
-NOT_A_MOBILE = "not_a_mobile"
-OPTED_OUT = "opted_out"
-INVALID_NUMBER = "invalid_number"
-
-#: Twilio error codes (refusals and delivery reports) that mean "this number gets no texts".
-_CODES = {
-    21211: INVALID_NUMBER,
-    21610: OPTED_OUT,
-    21614: NOT_A_MOBILE,
-    30006: NOT_A_MOBILE,  # landline or unreachable carrier
-}
+NOT_A_MOBILE = outcomes.REASON_NOT_A_MOBILE
+OPTED_OUT = outcomes.REASON_OPTED_OUT
+INVALID_NUMBER = outcomes.REASON_INVALID_NUMBER
 
 
 def reason_for_address(phone: str) -> str | None:
@@ -50,10 +43,7 @@ def reason_for_address(phone: str) -> str | None:
 
 def reason_for_code(code: int | str | None) -> str | None:
     """The reason a Twilio error code gives, None for codes that may pass."""
-    try:
-        return _CODES.get(int(code)) if code is not None else None
-    except ValueError:
-        return None
+    return outcomes.no_texts_reason(code)
 
 
 def cannot_text(case: Case) -> str | None:

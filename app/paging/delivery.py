@@ -19,14 +19,14 @@ from app.audit.log import SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case
 from app.paging.models import Outbound
-from app.paging.outbox import DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER
+from app.paging.outbox import DRILL_CALL, PROVIDER_ORDER
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Responder
+from app.telephony import outcomes
 from app.telephony.models import EarlyStatus
 from app.voice import pages
 
 EARLY_KEPT = timedelta(days=1)
-VALIDITY_EXPIRED = "30036"  # Twilio gave up a queued message at its ValidityPeriod
 
 
 def lock_sid(session: Session, sid: str) -> None:
@@ -120,7 +120,7 @@ def _message_progress(
             outbound_id=row.id,
             sid=row.provider_sid,
         )
-    elif status in DELIVERY_FAILED:
+    elif status in outcomes.MESSAGE_FAILED:
         row.error = f"{status} (code {code})" if code else status
         record(
             session,
@@ -136,15 +136,15 @@ def _message_progress(
         if row.responder_id is None and row.case_id is not None:
             case = session.get_one(Case, row.case_id)
             if row.to_phone == case.reporter_phone:
-                reporter.mark_unreachable(session, case, reporter.reason_for_code(code), now)
+                reporter.mark_unreachable(session, case, outcomes.no_texts_reason(code), now)
             return False
         if row.kind != "page" and row.responder_id is not None:
             # A notice that cannot reach them (opted out, a landline): later notices stop.
-            if reporter.reason_for_code(code) is not None:
+            if outcomes.no_texts_reason(code) is not None:
                 mark_unreachable(session, row.responder_id, row.error, now, case_id=row.case_id)
             return False
         # A page that expired in Twilio's queue (30036) says nothing about its reader: it
         # falls back to a call without marking them unreachable by SMS.
-        expired = code is not None and code.strip() == VALIDITY_EXPIRED
+        expired = outcomes.delivery_failure(code) is outcomes.Verdict.EXPIRED
         return pages.call_instead(session, row, now, unreachable=not expired)
     return False

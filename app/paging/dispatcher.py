@@ -44,6 +44,7 @@ from app.paging.outbox import (
 )
 from app.paging.reachability import mark_unreachable, unreachable_among
 from app.roster.models import Responder
+from app.telephony import outcomes
 from app.telephony.transport import SendError, Sent, Transport
 from app.voice import pages, recordings
 from app.voice.recordings import Bearer
@@ -94,10 +95,6 @@ class SendOptions:
     page_validity: int | None = 300
     messaging_service_sid: str | None = None
     ring_seconds: int = RING_SECONDS
-
-
-#: Permanent refusals that say this person cannot get texts from us at all.
-CANNOT_TEXT = frozenset({21211, 21610, 21614})
 
 
 def backoff(attempt: int, rand: Callable[[], float] = random.random) -> timedelta:
@@ -301,7 +298,8 @@ def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: date
     row.status = FAILED
     record(session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail)
     log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
-    if outcome.code in CANNOT_TEXT:
+    if outcomes.no_texts_reason(outcome.code) is not None:
+        # A permanent refusal that says this person cannot get texts from us at all.
         _cannot_text(session, row, outcome.code, now)
     # Failing for good is not the end of a page: an SMS page becomes a call, a call
     # page hands the case to the next tier at once.
@@ -320,7 +318,7 @@ def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> N
     elif row.case_id is not None:
         case = session.get_one(Case, row.case_id)
         if row.to_phone == case.reporter_phone:
-            reporter.mark_unreachable(session, case, reporter.reason_for_code(code), now)
+            reporter.mark_unreachable(session, case, outcomes.no_texts_reason(code), now)
 
 
 def _recipient(session: Session, row: Outbound) -> str:

@@ -31,7 +31,6 @@ PROVIDER_ORDER = {
     "canceled": 5,
     "read": 6,
 }
-DELIVERY_FAILED = ("undelivered", "failed")
 
 
 CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages)

@@ -21,6 +21,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from app.telephony.outcomes import Verdict, as_code, label, refusal
 from app.telephony.transport import SendError, Sent
 
 __all__ = [
@@ -40,21 +41,6 @@ CALL_STATUS_EVENTS: tuple[str, ...] = ("initiated", "ringing", "answered", "comp
 
 # Media types the package sends as JSON bodies (its TwilioHttpClient does the same).
 _JSON_MEDIA_TYPES = frozenset({"application/json", "application/scim+json"})
-
-# Short, log-safe names for error codes worth recognising in logs. The raw code is always
-# kept on SendError.code: classification must not depend on these labels.
-_KNOWN_ERRORS: Mapping[int, str] = {
-    20003: "authentication failed",
-    20429: "too many requests",
-    21211: "invalid 'To' number",
-    21212: "invalid 'From' number",
-    21608: "unverified 'To' number (trial account)",
-    21610: "recipient opted out (STOP)",
-    21611: "outbound queue full",
-    21614: "'To' number cannot receive SMS",
-    21617: "body too long",
-    30036: "validity period expired",
-}
 
 
 class HttpxTwilioClient(HttpClient):
@@ -227,7 +213,7 @@ class TwilioTransport:
         try:
             self.client.recordings(sid).delete()
         except (TwilioRestException, TwilioServiceException) as exc:
-            if _as_int(exc.status) == 404:
+            if as_code(exc.status) == 404:
                 return
             raise _rest_error("recording deletion", exc) from None
         except httpx.HTTPError as exc:
@@ -318,27 +304,20 @@ class TwilioTransport:
 
 def _rest_error(kind: str, exc: TwilioRestException | TwilioServiceException) -> SendError:
     """Classify an HTTP error answer: 5xx and 429 may pass later, other 4xx will not."""
-    status = _as_int(exc.status)
-    code = _as_int(exc.code)
+    status = as_code(exc.status)
+    code = as_code(exc.code)
     if code is not None and code == status:
         # The package falls back to the HTTP status when the answer carries no error code.
         code = None
-    retryable = status is None or status >= 500 or status == 429
     reason = f"Twilio refused {kind}: HTTP {status}"
     if code is not None:
         reason += f", error {code}"
-        label = _KNOWN_ERRORS.get(code)
-        if label:
-            reason += f" ({label})"
-    return SendError(reason, retryable=retryable, code=code, http_status=status)
-
-
-def _as_int(value: object) -> int | None:
-    """Twilio codes and statuses as int, None when absent or not numeric."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+        name = label(code)
+        if name:
+            reason += f" ({name})"
+    return SendError(
+        reason,
+        retryable=refusal(status, code) is Verdict.RETRY,
+        code=code,
+        http_status=status,
+    )

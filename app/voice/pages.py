@@ -21,6 +21,7 @@ from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE, already_queued, enqueue
 from app.paging.reachability import mark_unreachable
 from app.roster.models import Hotline, Responder
+from app.telephony import outcomes
 from app.voice import recordings, twiml
 from app.voice.calls import Answer, locked_case, not_accepted
 from app.voice.urls import page_choice_url, page_listen_url
@@ -38,7 +39,7 @@ CALL_ORDER = {
     "failed": 6,
     "canceled": 6,
 }
-CALL_FAILED = ("busy", "no-answer", "failed", "canceled")
+CALL_FAILED = outcomes.CALL_FAILED
 
 
 def call_instead(
