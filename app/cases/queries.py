@@ -36,8 +36,8 @@ from app.cases.schemas import (
     PageOut,
     RecordOut,
 )
+from app.paging import outbox
 from app.paging.models import Outbound
-from app.paging.outbox import CANCELLED
 from app.roster.models import Hotline, Responder
 from app.wording import VOICEMAIL_MARKER
 
@@ -46,9 +46,7 @@ def involved_case_ids(responder_ids: frozenset[int]) -> Select[tuple[int]]:
     """Cases a message was owed to one of these responders for (a page, a call, a notice:
     anything not cancelled before it went out), or that one of them took or resolved."""
     ids = list(responder_ids)
-    messaged = select(Outbound.case_id).where(
-        Outbound.responder_id.in_(ids), Outbound.status != CANCELLED
-    )
+    messaged = outbox.cases_messaged(ids)
     took = select(Case.id).where(
         or_(Case.acknowledged_by_id.in_(ids), Case.resolved_by_id.in_(ids))
     )
@@ -82,15 +80,9 @@ def visible_case(
     excluded = set(
         session.scalars(select(Exclusion.responder_id).where(Exclusion.case_id == number))
     )
-    involved = {
-        rid
-        for rid in session.scalars(
-            select(Outbound.responder_id).where(
-                Outbound.case_id == number, Outbound.status != CANCELLED
-            )
-        )
-        if rid is not None
-    } | {rid for rid in (case.acknowledged_by_id, case.resolved_by_id) if rid is not None}
+    involved = outbox.messaged_about(session, number) | {
+        rid for rid in (case.acknowledged_by_id, case.resolved_by_id) if rid is not None
+    }
     return case if may_see_case(caller, excluded, involved) else None
 
 

@@ -18,13 +18,12 @@ from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case, Exclusion, Message
 from app.cases.numbers import insert_numbered
-from app.paging import escalation
+from app.paging import engine as clock
+from app.paging import outbox
 from app.paging.engine import Audience, advance, audience, page_everyone, roster_snapshot
 from app.paging.models import Outbound
 from app.paging.outbox import (
     CANCELLED,
-    FAILED,
-    PAGE_KINDS,
     PENDING,
     UPDATE_NOTICE,
     cancel_pending_pages,
@@ -104,7 +103,6 @@ def open_case(
     `paging_from` holds its first pages back until then (a call's caller has not chosen
     yet; see `start_paging`). `policy` is the hotline's unless given (a deactivated hotline's
     cases page its alternates)."""
-    held = paging_from is not None and paging_from > now
     case = Case(
         hotline_id=hotline.id,
         reporter_phone=reporter_phone,
@@ -114,12 +112,11 @@ def open_case(
         unroutable=False,
         opened_at=now,
         policy=hotline.policy if policy is None else policy,
-        escalation_started_at=paging_from if held else now,
-        next_step=0,
-        next_due_at=paging_from if held else now,
         members=roster_snapshot(session, hotline),
         paging_round=0,
     )
+    clock.open_clock(case, now, paging_from)
+    held = case.next_due_at is not None and case.next_due_at > now
     insert_numbered(session, case)  # a random number (app.cases.numbers)
     record(session, case_id=case.id, type="case_opened", actor=actor, at=now, channel=channel)
     reporter.at_opening(session, case, now)
@@ -127,8 +124,7 @@ def open_case(
         add_text(session, case, body, now, actor=actor)
     if case.emergency:
         # Everyone was paged at once; the policy's later tiers still follow as reminders.
-        case.next_step = 1
-        case.next_due_at = escalation.step_due_at(case.policy, now, 1)
+        clock.after_emergency(case, now)
     elif not held:
         advance(session, case, now)
     return case
@@ -143,8 +139,7 @@ def start_paging(session: Session, case: Case, now: datetime) -> None:
     fallback time set at opening comes (that only covers a caller who hung up first)."""
     if case.status != "open" or paging_started(case, now):
         return
-    case.escalation_started_at = now
-    case.next_due_at = now
+    clock.start_now(case, now)
     advance(session, case, now)
 
 
@@ -365,9 +360,7 @@ def _reopen(session: Session, case: Case, now: datetime) -> None:
     case.status = "open"
     case.acknowledged_at = None
     case.acknowledged_by_id = None
-    case.escalation_started_at = now
-    case.next_step = 0
-    case.next_due_at = now
+    clock.restart_clock(case, now)
     case.paging_round = (case.paging_round or 0) + 1
     mark_new_work(session)
     record(session, case_id=case.id, type="reopened", actor=SYSTEM, at=now)
@@ -388,8 +381,7 @@ def after_roster_load(session: Session, hotline_id: int, now: datetime) -> None:
         if case.unroutable and audience(session, case).rule.everyone():
             # Someone of the case's roster is back (reactivated): page them.
             case.unroutable = False
-            case.next_step = min(case.next_step, escalation.step_count(case.policy) - 1)
-            case.next_due_at = now
+            clock.due_now(case, now, last_step=True)
             record(session, case_id=case.id, type="routable_again", actor=SYSTEM, at=now)
             advance(session, case, now)
         elif case.acknowledged_by_id is not None:
@@ -405,25 +397,13 @@ def _reroute_if_nobody_left(session: Session, case: Case, now: datetime) -> None
     aud = audience(session, case)
     if aud.eligible(_heard_about(session, case.id, include_pending=True)):
         return
-    case.next_step = min(case.next_step, escalation.step_count(case.policy) - 1)
-    case.next_due_at = now
+    clock.due_now(case, now, last_step=True)
     mark_new_work(session)
 
 
 def _heard_about(session: Session, case_id: int, *, include_pending: bool = False) -> set[int]:
     """Responders a page about the case was handed to Twilio for (or is about to be)."""
-    not_heard = (CANCELLED, FAILED) if include_pending else (PENDING, CANCELLED, FAILED)
-    return {
-        rid
-        for rid in session.scalars(
-            select(Outbound.responder_id).where(
-                Outbound.case_id == case_id,
-                Outbound.kind.in_(PAGE_KINDS),
-                Outbound.status.not_in(not_heard),
-            )
-        )
-        if rid is not None
-    }
+    return outbox.heard_about(session, case_id, include_pending=include_pending)
 
 
 def visible_case(session: Session, hotline: Hotline, responder: Responder, n: int) -> Case | None:
@@ -453,16 +433,7 @@ def was_involved(session: Session, case: Case, responder: Responder) -> bool:
     (app.cases.queries.involved_case_ids)."""
     if responder.id in (case.acknowledged_by_id, case.resolved_by_id):
         return True
-    owed = session.scalar(
-        select(Outbound.id)
-        .where(
-            Outbound.case_id == case.id,
-            Outbound.responder_id == responder.id,
-            Outbound.status != CANCELLED,
-        )
-        .limit(1)
-    )
-    return owed is not None
+    return outbox.was_messaged(session, case.id, responder.id)
 
 
 def not_takeable(session: Session, case: Case, responder: Responder) -> str | None:
@@ -487,7 +458,7 @@ def acknowledge(
     case.status = "acknowledged"
     case.acknowledged_at = now
     case.acknowledged_by_id = responder.id
-    case.next_due_at = None
+    clock.stop_clock(case)
     cancel_pending_pages(session, case.id, now)
     record(session, case_id=case.id, type="acknowledged", actor=responder.name, at=now, via=via)
     aud = audience(session, case)
@@ -534,9 +505,7 @@ def pending_for(session: Session, hotline: Hotline, responder: Responder) -> lis
         .where(
             Case.hotline_id == hotline.id,
             Case.status == "open",
-            Outbound.responder_id == responder.id,
-            Outbound.kind.in_(PAGE_KINDS),
-            Outbound.status != CANCELLED,
+            outbox.pages_owed_to(responder.id),
             Exclusion.id.is_(None),
         )
         .distinct()
@@ -624,7 +593,7 @@ def close(
     case.status = "resolved"
     case.resolved_at = now
     case.resolved_by_id = by.id if by else None
-    case.next_due_at = None
+    clock.stop_clock(case)
     cancel_pending_pages(session, case.id, now)
     record(session, case_id=case.id, type="resolved", actor=actor, at=now, **detail)
     aud = audience(session, case)
@@ -635,9 +604,7 @@ def open_cases_of(
     session: Session, hotline: Hotline, responder: Responder
 ) -> list[tuple[int, str]]:
     """STATUS: the open cases a responder took or was paged for, with their state."""
-    paged = select(Outbound.case_id).where(
-        Outbound.responder_id == responder.id, Outbound.status != CANCELLED
-    )
+    paged = outbox.cases_messaged([responder.id])
     excluded = select(Exclusion.case_id).where(Exclusion.responder_id == responder.id)
     cases = session.scalars(
         select(Case)

@@ -126,6 +126,13 @@ def open_clock(case: Case, now: datetime, paging_from: datetime | None = None) -
     case.next_due_at = start
 
 
+def after_emergency(case: Case, now: datetime) -> None:
+    """Everyone was paged at once: the policy's later tiers follow as reminders, timed
+    from now."""
+    case.next_step = 1
+    case.next_due_at = escalation.step_due_at(case.policy, now, 1)
+
+
 def start_now(case: Case, now: datetime) -> None:
     """A held-back case starts paging now rather than at its fallback time."""
     case.escalation_started_at = now

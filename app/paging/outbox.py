@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.paging.models import Outbound
@@ -176,3 +176,71 @@ def cancel_pending_pages(session: Session, case_id: int, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+# "Who was paged for this case": the questions the case domain, the API and the engine ask
+# of the outbox, each once, here. A message counts from when it is owed; a cancelled one
+# (the case was taken, the person excluded) never counted.
+
+
+def heard_about(session: Session, case_id: int, *, include_pending: bool = False) -> set[int]:
+    """Responders a page about the case was handed to Twilio for (or, with
+    `include_pending`, is about to be): whom a follow-up or a reroute counts as told."""
+    not_heard = (CANCELLED, FAILED) if include_pending else (PENDING, CANCELLED, FAILED)
+    return _responders(
+        session,
+        Outbound.case_id == case_id,
+        Outbound.kind.in_(PAGE_KINDS),
+        Outbound.status.not_in(not_heard),
+    )
+
+
+def paged_for(session: Session, case_id: int) -> set[int]:
+    """Responders owed a page about the case (sent or not yet): never paged twice by a
+    call that rings instead."""
+    return _responders(
+        session,
+        Outbound.case_id == case_id,
+        Outbound.kind.in_(PAGE_KINDS),
+        Outbound.status != CANCELLED,
+    )
+
+
+def messaged_about(session: Session, case_id: int) -> set[int]:
+    """Responders owed anything about the case (a page, a call, a notice): those involved."""
+    return _responders(session, Outbound.case_id == case_id, Outbound.status != CANCELLED)
+
+
+def was_messaged(session: Session, case_id: int, responder_id: int) -> bool:
+    owed = session.scalar(
+        select(Outbound.id)
+        .where(
+            Outbound.case_id == case_id,
+            Outbound.responder_id == responder_id,
+            Outbound.status != CANCELLED,
+        )
+        .limit(1)
+    )
+    return owed is not None
+
+
+def cases_messaged(responder_ids: Sequence[int]) -> Select[tuple[int | None]]:
+    """The ids of the cases any of these responders was owed anything about, as a
+    subquery (the API's and STATUS's "cases I am involved in")."""
+    return select(Outbound.case_id).where(
+        Outbound.responder_id.in_(list(responder_ids)), Outbound.status != CANCELLED
+    )
+
+
+def pages_owed_to(responder_id: int) -> ColumnElement[bool]:
+    """The condition on outbound rows: a page owed to this responder (not cancelled)."""
+    return and_(
+        Outbound.responder_id == responder_id,
+        Outbound.kind.in_(PAGE_KINDS),
+        Outbound.status != CANCELLED,
+    )
+
+
+def _responders(session: Session, *where: ColumnElement[bool]) -> set[int]:
+    found = session.scalars(select(Outbound.responder_id).where(*where))
+    return {rid for rid in found if rid is not None}

@@ -21,9 +21,8 @@ from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import service
 from app.cases.models import Case, Exclusion, Recording
 from app.cases.reporter import WITHHELD
+from app.paging import outbox
 from app.paging.engine import audience, queue_pages
-from app.paging.models import Outbound
-from app.paging.outbox import CANCELLED, PAGE_KINDS
 from app.roster.models import Hotline, Responder
 from app.telephony.webhook import EMPTY_TWIML, replaying
 from app.voice import twiml
@@ -252,15 +251,7 @@ def ring(
         lead_involved=lead_involved,
         holder_id=case.acknowledged_by_id,
     )
-    paged_already = set(
-        session.scalars(
-            select(Outbound.responder_id).where(
-                Outbound.case_id == case.id,
-                Outbound.kind.in_(PAGE_KINDS),
-                Outbound.status != CANCELLED,
-            )
-        )
-    )
+    paged_already = outbox.paged_for(session, case.id)
     owed = [p for p in plan.overflow if p.id not in paged_already]
     paged = []
     if owed and case.status == "open":

@@ -16,6 +16,7 @@ from app import wording
 from app.audit.log import SYSTEM, record
 from app.cases import service
 from app.cases.models import Case
+from app.paging import engine as clock
 from app.paging.engine import audience
 from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE, already_queued, enqueue
@@ -95,9 +96,7 @@ def call_unanswered(session: Session, row: Outbound, now: datetime, *, status: s
     if case is None or case.status != "open":
         return False
     who = session.get_one(Responder, row.responder_id).name if row.responder_id else None
-    next_tier = case.next_due_at is not None
-    if case.next_due_at is not None and case.next_due_at > now:
-        case.next_due_at = now
+    next_tier = clock.hurry(case, now)
     record(
         session,
         case_id=case.id,
