@@ -397,7 +397,6 @@ def drill(
         return
     from app.db import make_engine, make_sessionmaker, transaction
     from app.drills import service
-    from app.paging.worker import announce_work
 
     engine = make_engine(get_settings().database_url)
     try:
@@ -406,7 +405,6 @@ def drill(
             started = service.start_drill(
                 session, target, voice=voice, minutes=minutes, now=utcnow(), by=CLI_ACTOR
             )
-            announce_work(session)
             drill_id, code, number = started.id, started.code, target.number
             count = len(service.table(session, started, utcnow()))
     except service.DrillError as error:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cases import numbers
 from app.cases.numbers import NumberSource, random_case_numbers
 from app.db import GroupCommit, make_engine, make_sessionmaker, utcnow
+from app.paging import outbox
 from app.privacy import keys
 from app.settings import Settings
 from app.telephony.console import ConsoleTransport
@@ -45,7 +46,11 @@ class Services:
         self.commits = GroupCommit(self.sessions, writers=1 if sqlite else 0)
         # Every session carries the source, read when a case opens, so replacing
         # `case_numbers` later (as the test harness does) takes effect at once.
-        self.sessions.configure(info={numbers.SESSION_KEY: self._case_numbers})
+        # And this process's worker, woken when a transaction that made work commits
+        # (app.paging.outbox.mark_new_work).
+        self.sessions.configure(
+            info={numbers.SESSION_KEY: self._case_numbers, outbox.WAKEUP: self.wakeup}
+        )
 
     def _case_numbers(self) -> Iterable[int]:
         return self.case_numbers()

@@ -28,8 +28,6 @@ from app.cases.schemas import (
     ResolveIn,
 )
 from app.db import transaction
-from app.paging.outbox import NEW_WORK
-from app.paging.worker import announce_work
 from app.services import Services, ServicesDep
 from app.voice import recordings
 from app.voice.recordings import Bearer
@@ -147,9 +145,6 @@ def patch_case(
             session, case, patch.model_dump(exclude_unset=True), caller, svc.clock()
         )
         detail = queries.case_detail(session, caller, case, links=_links(svc, caller))
-        woke = _announce(session)
-    if woke:
-        svc.wakeup.set()
     return detail
 
 
@@ -169,9 +164,6 @@ def add_note(n: CaseNumber, note: NoteIn, svc: ServicesDep, caller: CallerDep) -
         out = NoteOut(
             id=row.id, author=row.author, author_role=row.author_role, body=row.body, at=row.at
         )
-        woke = _announce(session)
-    if woke:
-        svc.wakeup.set()
     return out
 
 
@@ -200,9 +192,7 @@ def resolve_case(n: CaseNumber, body: ResolveIn, svc: ServicesDep, caller: Edito
             )
         except writes.AlreadyResolved:
             raise HTTPException(409, f"case {n} is already resolved") from None
-        announce_work(session)
         detail = queries.case_detail(session, caller, case, links=_links(svc, caller))
-    svc.wakeup.set()  # the notices to whoever was paged go out now
     return detail
 
 
@@ -238,18 +228,6 @@ def add_exclusion(
         out = ExclusionOut(
             responder=exclusion.responder.name, reason=exclusion.reason, at=exclusion.at
         )
-        woke = _announce(session)
     if not created:
         response.status_code = 200
-    if woke:
-        svc.wakeup.set()
     return out
-
-
-def _announce(session: Session) -> bool:
-    """After a write that made escalation work (an exclusion rerouting a case): wake the
-    workers when the transaction commits."""
-    if not session.info.pop(NEW_WORK, False):
-        return False
-    announce_work(session)
-    return True

@@ -40,8 +40,6 @@ from app.db import transaction
 from app.drills import service as drill_service
 from app.drills.models import Drill
 from app.drills.views import DrillIn
-from app.paging.outbox import NEW_WORK
-from app.paging.worker import announce_work
 from app.roster import oncall
 from app.roster.models import Hotline
 from app.services import Services, ServicesDep
@@ -413,9 +411,6 @@ def edit_record(
         writes.update_record(
             session, case, patch.model_dump(exclude_unset=True), signed.caller, svc.clock()
         )
-        woke = _announce(session)
-    if woke:
-        svc.wakeup.set()
     return redirect(f"{PREFIX}/cases/{n}?done=record#record")
 
 
@@ -439,9 +434,6 @@ def add_note(
     with transaction(svc.sessions) as session:
         case = _visible(session, signed.caller, n, lock=True)
         writes.add_note(session, case, note.body, signed.caller, svc.clock())
-        woke = _announce(session)
-    if woke:
-        svc.wakeup.set()
     return redirect(f"{PREFIX}/cases/{n}?done=note#notes")
 
 
@@ -485,18 +477,7 @@ def resolve(
             raise ConsoleError(
                 409, "Already resolved", f"Case {n} was already resolved; nothing changed."
             ) from None
-        announce_work(session)
-    svc.wakeup.set()  # the notices to whoever was paged go out now
     return redirect(f"{PREFIX}/cases/{n}?done=resolved")
-
-
-def _announce(session: Session) -> bool:
-    """As the API does after a write: when it made escalation work (an exclusion rerouting
-    the case), wake the workers once the transaction commits."""
-    if not session.info.pop(NEW_WORK, False):
-        return False
-    announce_work(session)
-    return True
 
 
 def _require_editor(signed: SignedIn) -> None:
@@ -727,11 +708,9 @@ def start_drill(request: Request, svc: ServicesDep, signed: SignedInDep, form: F
                 now=now,
                 by=signed.caller.actor,
             )
-            announce_work(session)
             number = drill.id
     except drill_service.DrillError as error:
         return _drills_page(request, svc, signed, errors=[str(error)], sent=sent, status=400)
-    svc.wakeup.set()
     return redirect(f"{PREFIX}/drills?done=started#drill-{number}")
 
 

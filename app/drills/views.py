@@ -15,7 +15,6 @@ from app.auth.deps import CallerDep
 from app.db import transaction
 from app.drills import service
 from app.drills.models import Drill
-from app.paging.worker import announce_work
 from app.roster.models import Hotline
 from app.services import ServicesDep
 
@@ -114,11 +113,9 @@ def start(body: DrillIn, svc: ServicesDep, caller: CallerDep) -> DrillOut:
             drill = service.start_drill(
                 session, hotline, voice=body.voice, minutes=body.minutes, now=now, by=caller.actor
             )
-            announce_work(session)
             out = _out(session, drill, now)
     except service.DrillError as error:
         raise HTTPException(400, str(error)) from None
-    svc.wakeup.set()
     return out
 
 

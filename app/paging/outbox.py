@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, insert, select, text, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.paging.models import Outbound
 from app.wording import fit_sms
@@ -44,11 +45,37 @@ DRILL_CALL = "drill_call"
 VERIFY_SMS = "verify"
 
 NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
+WAKEUP = "worker_wakeup"  # session.info: this process's worker's Event (app.services)
+CHANNEL = "hotline_work"  # PostgreSQL NOTIFY channel the workers listen on
 
 
 def mark_new_work(session: Session) -> None:
-    """Wake the worker when this transaction commits (see telephony.webhook.once)."""
+    """Wake the workers when this transaction commits, and only then: this one call is how
+    every write that owes a message or makes a step due says so. On commit PostgreSQL
+    notifies the workers of other processes, and this process's worker is woken."""
     session.info[NEW_WORK] = True
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _notify(session: Session) -> None:
+    # NOTIFY is transactional: the other processes hear it exactly when the work is visible.
+    if session.info.get(NEW_WORK) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake(session: Session) -> None:
+    if session.info.pop(NEW_WORK, False):
+        wakeup = session.info.get(WAKEUP)
+        if wakeup is not None:
+            wakeup.set()
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A rolled-back transaction made no work."""
+    if transaction.parent is None:
+        session.info.pop(NEW_WORK, None)
 
 
 def row(

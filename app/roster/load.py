@@ -113,10 +113,6 @@ def load_roster_file(
         if dry_run:
             tx.rollback()
             return summary
-        if summary.verifications:
-            from app.paging.worker import announce_work
-
-            announce_work(session)  # the verification texts: wake the workers on PostgreSQL
         tx.commit()
         return summary
 

@@ -11,7 +11,7 @@ import logging
 from fastapi import APIRouter, Response
 
 from app.paging import delivery
-from app.paging.worker import announce_work
+from app.paging.outbox import mark_new_work
 from app.services import ServicesDep
 from app.telephony import outage
 from app.telephony.webhook import EMPTY_TWIML, SignedForm, twiml
@@ -37,9 +37,7 @@ def status_callback(form: SignedForm, svc: ServicesDep) -> Response:
             seconds=form.get("CallDuration"),
         )
         if work:
-            announce_work(session)
-    if work:
-        svc.wakeup.set()
+            mark_new_work(session)  # the workers wake when this commits
     return twiml(EMPTY_TWIML)
 
 

@@ -164,8 +164,7 @@ def _unit(
     """The webhook's unit of work for the group commit: safe to run again (it writes only
     through its session), which the commit's one-by-one fallback relies on."""
     from app.audit.log import WRITTEN
-    from app.paging.outbox import NEW_WORK
-    from app.paging.worker import announce_work
+    from app.paging.outbox import NEW_WORK, mark_new_work
 
     received_at = replaying.get()  # read here: the unit runs in the writer's thread
 
@@ -182,7 +181,7 @@ def _unit(
         session.flush()
         work = work or session.info.pop(NEW_WORK, False)
         if work:
-            announce_work(session)
+            mark_new_work(session)  # NOTIFY on commit (app.paging.outbox)
         return answer, work
 
     return unit
