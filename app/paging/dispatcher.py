@@ -81,6 +81,12 @@ class Claim:
     responder_id: int | None = None
     case_id: int | None = None
 
+    @property
+    def queue(self) -> tuple[str, int | None]:
+        """Messages to one person about one case go in the order they were queued (a page
+        before the update that follows it); anything else goes side by side."""
+        return (self.to_phone, self.case_id)
+
 
 @dataclass(frozen=True, slots=True)
 class SendOptions:
@@ -372,16 +378,16 @@ class _Held:
 
 class Sender:
     """Sends claimed messages side by side, at most `max_in_flight` at once, and never
-    makes one wait on another's slow answer: each recipient has a queue of its own (their
-    messages go in the order they were queued, a page before the update that follows it),
-    drained by one thread of a bounded pool while other recipients' queues go on.
+    makes one wait on another's slow answer: each recipient has a queue of their own per
+    case (messages go in the order they were queued, a page before the update that follows),
+    drained by one thread of a bounded pool while other queues go on.
 
-    Each outcome is recorded as soon as it is known, in a short transaction of its own: a
-    message's status callback (Twilio's first comes about a second after it accepts) must
-    find its SID, however slow another send is. A queue that outlasts half its lease renews
-    it, or another worker would take the rest for abandoned and both would send it.
-    `on_done` hears each finished send, with whether it left new work (a fallback call) or
-    freed room in a full sender, so the worker can claim more at once.
+    Each outcome is recorded as soon as it is known, in a short transaction shared with the
+    outcomes that came in meanwhile (group commit): a message's status callback (Twilio's
+    first comes about a second after it accepts) must find its SID, however slow another
+    send is. A queue that outlasts half its lease renews it, or another worker would take
+    the rest for abandoned and both would send it. `on_done` is called when a finished send
+    freed room in a full sender or queued new work (a fallback call): the worker claims more.
     """
 
     def __init__(
@@ -408,11 +414,17 @@ class Sender:
         self.on_done = on_done
         self.pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="send")
         self._lock = threading.Condition()
-        self._queues: dict[str, deque[_Held]] = {}
+        self._queues: dict[tuple[str, int | None], deque[_Held]] = {}
         self._held = 0
+        self._full = False  # the loop stopped claiming: wake it once room frees up
         self._outcomes: list[_Outcome] = []
         self._recording = False
         self._outcomes_lock = threading.Lock()
+
+    def waiting_for_room(self) -> bool:
+        """Full: the loop claims again when half the room is free (it is woken then)."""
+        with self._lock:
+            return self._full
 
     def room(self) -> int:
         """How many more claims this sender takes now."""
@@ -423,6 +435,8 @@ class Sender:
         """Claim as many due messages as there is room for and start sending them; returns
         how many were claimed. Never waits for a send."""
         total = 0
+        if self.waiting_for_room():
+            return total
         while (room := self.room()) > 0:
             claimed_at = self.clock()
             claims = claim(self.sessions, claimed_at, limit=min(room, BATCH), lease=self.lease)
@@ -434,12 +448,13 @@ class Sender:
 
     def submit(self, claims: list[Claim], claimed_at: datetime) -> None:
         with self._lock:
+            self._full = self._full or self._held + len(claims) >= self.max_in_flight
             for c in claims:
                 self._held += 1
-                queue = self._queues.get(c.to_phone)
+                queue = self._queues.get(c.queue)
                 if queue is None:
-                    self._queues[c.to_phone] = deque([_Held(c, claimed_at)])
-                    self.pool.submit(self._drain, c.to_phone)
+                    self._queues[c.queue] = deque([_Held(c, claimed_at)])
+                    self.pool.submit(self._drain, c.queue)
                 else:
                     queue.append(_Held(c, claimed_at))
 
@@ -451,12 +466,12 @@ class Sender:
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True)
 
-    def _drain(self, phone: str) -> None:
+    def _drain(self, key: tuple[str, int | None]) -> None:
         while True:
             with self._lock:
-                queue = self._queues[phone]
+                queue = self._queues[key]
                 if not queue:
-                    del self._queues[phone]
+                    del self._queues[key]
                     return
                 held = queue[0]
                 stale = self.clock() - held.since >= self.lease / 2
@@ -480,14 +495,16 @@ class Sender:
                 log.exception("outbound %s: outcome not recorded", held.claim.id)
             finally:
                 with self._lock:
+                    roomy = False
                     if queue and queue[0] is held:
                         queue.popleft()
-                        full = self._held == self.max_in_flight
                         self._held -= 1
+                        # Half the room free again is worth a claim; one freed slot is not.
+                        roomy = self._full and self._held <= self.max_in_flight // 2
+                        if roomy:
+                            self._full = False
                         self._lock.notify_all()
-                    else:
-                        full = False
-            if self.on_done is not None and (full or work):
+            if self.on_done is not None and (roomy or work):
                 self.on_done()
 
     def _record(self, claim: Claim, outcome: Sent | SendError) -> bool:
@@ -520,7 +537,7 @@ class Sender:
         now = self.clock()
         ours = renew(self.sessions, [h.claim for h in waiting], now, self.lease)
         with self._lock:
-            queue = self._queues[waiting[0].claim.to_phone]
+            queue = self._queues[waiting[0].claim.queue]
             first_ours = waiting[0].claim.id in ours
             for h in waiting:
                 if h.claim.id in ours:

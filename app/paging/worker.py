@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 IDLE_WITH_NOTIFY = 30.0  # seconds; only a safety net when wake-ups are announced
 IDLE_WITHOUT_NOTIFY = 1.0  # a separate worker on SQLite hears no announcements
 RETENTION_EVERY = timedelta(hours=1)
+TURN = 0.05  # seconds between the starts of two rounds, at least
 
 
 class Worker:
@@ -90,7 +92,7 @@ class Worker:
         retention.run(s.sessions, s.transport, now, days)
 
     def seconds_to_next(self) -> float:
-        if self.sender.room() <= 0:
+        if self.sender.waiting_for_room():
             return self.idle  # a send that frees room wakes the loop (Sender.on_done)
         with self.services.sessions() as session:
             times = [t for t in (engine.next_due(session), dispatcher.next_attempt(session)) if t]
@@ -102,7 +104,14 @@ class Worker:
     def run(self) -> None:
         wakeup = self.services.wakeup
         failing = False
+        last = 0.0
         while not self.stopping.is_set():
+            # Rounds at most every TURN seconds: what comes due or is woken for meanwhile
+            # is taken in one round (a few statements) rather than one round each.
+            spare = TURN - (time.monotonic() - last)
+            if spare > 0:
+                self.stopping.wait(spare)
+            last = time.monotonic()
             wakeup.clear()
             metrics.WORKER_ROUNDS.inc()
             try:
