@@ -344,9 +344,9 @@ def roster_load(
 ) -> None:
     """Create or update hotlines, responders, shifts and escalation policy from YAML, and
     print what changes (hotlines, people, shifts, tiers)."""
+    from app.casework.roster_load import RosterRefused, has_hotlines, load_roster_file
     from app.db import make_engine, make_sessionmaker
     from app.migrate import upgrade
-    from app.roster.load import RosterRefused, has_hotlines, load_roster_file
     from app.roster.schema import RosterError
 
     settings = get_settings()
@@ -397,7 +397,7 @@ def drill(
         return
     from app.db import make_engine, make_sessionmaker, transaction
     from app.drills import service
-    from app.paging.worker import announce_work
+    from app.paging.outbox import announce_work
 
     engine = make_engine(get_settings().database_url)
     try:
@@ -470,7 +470,7 @@ def oncall(
 ) -> None:
     """Who a report would page at each tier, now or at --at, in the hotline's time zone."""
     from app.db import make_engine, make_sessionmaker
-    from app.roster import oncall as rules
+    from app.paging import oncall as rules
 
     engine = make_engine(get_settings().database_url)
     try:
@@ -593,7 +593,7 @@ def audit_verify(
     Exits 1 when any chain is broken or the checkpoint does not hold.
     """
     from app.audit.checkpoint import check
-    from app.audit.queries import verify_all, verify_case
+    from app.casework.events import verify_all, verify_case
     from app.db import make_engine, make_sessionmaker
 
     _keyring()
@@ -719,7 +719,7 @@ def retention_run(
 ) -> None:
     """Erase now what cases resolved more than HOTLINE_RETENTION_DAYS ago said (messages,
     notes, record text, reporter numbers, recordings at Twilio); keep their outcome and log."""
-    from app.privacy import retention
+    from app.paging import retention
     from app.services import build
 
     settings = get_settings()

@@ -1,6 +1,6 @@
 """What the console's pages show, gathered through the API's own queries and rules.
 
-Every case here comes from `app.cases.queries` (list_cases, visible_case, case_detail), so a
+Every case here comes from `app.casework.queries` (list_cases, visible_case, case_detail), so a
 token sees in the console exactly what the API shows it; nothing below decides visibility.
 """
 
@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import Event
 from app.auth.access import Caller
-from app.cases import queries
 from app.cases.models import Case
 from app.cases.schemas import CaseDetail, CaseSummary
+from app.casework import queries
 from app.console.words import NOTIFY
 from app.roster.models import Hotline
 

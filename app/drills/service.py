@@ -235,17 +235,6 @@ def answer_call(session: Session, outbound_id: int, digits: str, now: datetime) 
     return True
 
 
-def call_progress(row: Outbound, status: str, code: str | None) -> None:
-    """A test call's status callback: kept on its row (forward only), never escalated."""
-    from app.voice.pages import CALL_FAILED, CALL_ORDER
-
-    if status not in CALL_ORDER or CALL_ORDER[status] <= CALL_ORDER.get(row.status, 0):
-        return
-    row.status = status
-    if status in CALL_FAILED:
-        row.error = f"{status} (code {code})" if code else status
-
-
 # --- the table -------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Delivery reports for what the service sent: a row's status moves forward only, and a
 page that could not be delivered falls back (an SMS page to a call, a call page to the next
-tier, app.voice.pages).
+tier, app.paging.fallback).
 
 Twilio can report on a message before the dispatcher has stored its SID (the send and the
 callback race). Such a report is kept (`EarlyStatus`) and applied the moment the SID is
@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from app.audit.log import SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case
+from app.paging import fallback
 from app.paging.models import Outbound
-from app.paging.outbox import DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER
+from app.paging.outbox import CALL_PAGE, DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Responder
 from app.telephony.models import EarlyStatus
-from app.voice import pages
 
 EARLY_KEPT = timedelta(days=1)
 VALIDITY_EXPIRED = "30036"  # Twilio gave up a queued message at its ValidityPeriod
@@ -89,12 +89,10 @@ def progress(
     code: str | None = None,
     seconds: str | None = None,
 ) -> bool:
-    if row.kind == pages.CALL_PAGE:
-        return pages.call_progress(session, row, status, now, code=code, seconds=seconds)
+    if row.kind == CALL_PAGE:
+        return fallback.call_progress(session, row, status, now, code=code, seconds=seconds)
     if row.kind == DRILL_CALL:
-        from app.drills.service import call_progress
-
-        call_progress(row, status, code)  # a drill's test call: never escalates
+        fallback.call_moved(row, status, code)  # a drill's test call: never escalates
         return False
     return _message_progress(session, row, status, code, now)
 
@@ -146,5 +144,5 @@ def _message_progress(
         # A page that expired in Twilio's queue (30036) says nothing about its reader: it
         # falls back to a call without marking them unreachable by SMS.
         expired = code is not None and code.strip() == VALIDITY_EXPIRED
-        return pages.call_instead(session, row, now, unreachable=not expired)
+        return fallback.call_instead(session, row, now, unreachable=not expired)
     return False

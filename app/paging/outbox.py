@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.paging.models import Outbound
+from app.telephony.webhook import receive_work
 from app.wording import fit_sms
 
 PENDING = "pending"  # owed, not yet handed to the provider
@@ -32,7 +33,7 @@ PROVIDER_ORDER = {
 DELIVERY_FAILED = ("undelivered", "failed")
 
 
-CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages)
+CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages, app.paging.fallback)
 PAGE_KINDS = ("page", CALL_PAGE)
 # An emergency word on a case someone already holds: everyone eligible hears it at once.
 EMERGENCY_NOTICE = "emergency"
@@ -42,7 +43,32 @@ DRILL_SMS = "drill"
 DRILL_CALL = "drill_call"
 VERIFY_SMS = "verify"
 
+CHANNEL = "hotline_work"  # PostgreSQL NOTIFY channel the workers LISTEN on
 NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
+
+
+def announce_work(session: Session) -> None:
+    """Wake workers in other processes when this transaction commits (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+def forget_new_work(session: Session) -> None:
+    """A webhook's unit starts: its session may have carried other webhooks' work before."""
+    session.info.pop(NEW_WORK, None)
+
+
+def announce_new_work(session: Session, work: bool) -> bool:
+    """A webhook's transaction created work (its handler says so, or it queued some here):
+    announce it. Registered with Twilio's adapter, which calls it without importing paging."""
+    work = work or session.info.pop(NEW_WORK, False)
+    if work:
+        announce_work(session)
+    return work
+
+
+# Twilio's adapter asks these in every webhook's transaction, without importing paging.
+receive_work(forget_new_work, announce_new_work)
 
 
 def mark_new_work(session: Session) -> None:
@@ -85,7 +111,7 @@ def enqueue(
 
 def page_key(case_id: int, responder_id: int, step: int | str, paging_round: int = 0) -> str:
     """One page per (case, responder, step) in each paging round: a case whose holder left
-    it pages its policy again from the start (app.cases.service._reopen)."""
+    it pages its policy again from the start (app.casework.service._reopen)."""
     key = f"page:{case_id}:{responder_id}:{step}"
     return key if not paging_round else f"{key}:r{paging_round}"
 

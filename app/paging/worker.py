@@ -13,27 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from app import heartbeat, metrics
 from app.db import is_sqlite
-from app.paging import dispatcher, engine
-from app.privacy import retention
+from app.paging import dispatcher, engine, retention
+from app.paging.outbox import CHANNEL
 from app.services import Services
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "hotline_work"
 IDLE_WITH_NOTIFY = 30.0  # seconds; only a safety net when wake-ups are announced
 IDLE_WITHOUT_NOTIFY = 1.0  # a separate worker on SQLite hears no announcements
 RETENTION_EVERY = timedelta(hours=1)
-
-
-def announce_work(session: Session) -> None:
-    """Wake workers in other processes when this transaction commits (PostgreSQL only)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class Worker:

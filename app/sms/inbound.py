@@ -10,13 +10,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import wording
-from app.cases import reporter, service
+from app.cases import reporter
 from app.cases.models import Case
+from app.cases.report import is_emergency
+from app.casework import service
 from app.paging import escalation
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Hotline, Responder
 from app.sms import grammar
-from app.sms.report import is_emergency
 
 
 def from_reporter(

@@ -18,18 +18,18 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
-from app.cases import service
 from app.cases.models import Case, Exclusion, Recording
+from app.cases.recordings import marker
 from app.cases.reporter import WITHHELD
+from app.casework import service
 from app.paging.engine import audience, queue_pages
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, PAGE_KINDS
+from app.paging.urls import CallUrls
 from app.roster.models import Hotline, Responder
+from app.telephony import twiml
 from app.telephony.webhook import EMPTY_TWIML, replaying
-from app.voice import twiml
-from app.voice.recordings import marker
 from app.voice.ringing import ring_plan
-from app.voice.urls import CallUrls
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ def attach_recording(
     `<Record>` action, the recording status callback) comes first. The case row is locked
     by the caller, so the check and the insert cannot interleave. The Twilio URL is kept
     (encrypted) in `recording`; the case's message carries a marker that each reader gets
-    as a link of their own (app.voice.recordings)."""
+    as a link of their own (app.cases.recordings)."""
     # URLs are encrypted (app.privacy.types): recognise the recording by its SID.
     key = (recording_sid or url.rstrip("/").rsplit("/", 1)[-1])[:64]
     seen = session.scalar(

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from alembic import command
 from app.audit.log import record
 from app.audit.models import Event
-from app.audit.queries import verify_all, verify_case
+from app.casework.events import verify_all, verify_case
 from app.cli import cli
 from app.db import make_engine, make_sessionmaker, transaction
 from app.migrate import alembic_config

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from app.audit import queries
+from app.casework import events as queries
 from tests.api.conftest import Api
 from tests.harness import AVERY, REPORTER, REPORTER_2
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, make_url, select, text
 from typer.testing import CliRunner
 
-from app.audit.queries import verify_all
 from app.cases.models import Case, Message
+from app.casework.events import verify_all
 from app.cli import cli
 from app.db import make_engine, make_sessionmaker
 from app.settings import get_settings

@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from app.audit import chain
 from app.audit.models import Event
-from app.audit.queries import stored_chain
+from app.casework.events import stored_chain
 from tests.api.conftest import Api
 from tests.api.test_audit_log import a_handled_case, audit_verify
 from tests.harness import AVERY, Hotline

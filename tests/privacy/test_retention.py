@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from app import wording
 from app.audit.models import Event
-from app.audit.queries import verify_all
+from app.casework.events import verify_all
 from app.cli import cli
-from app.privacy import retention
+from app.paging import retention
 from app.settings import get_settings
 from tests.api.conftest import Api
 from tests.harness import ACCOUNT_SID, AVERY, REPORTER, TWILIO_BASE

@@ -11,7 +11,7 @@ import logging
 from fastapi import APIRouter, Response
 
 from app.paging import delivery
-from app.paging.worker import announce_work
+from app.paging.outbox import announce_work
 from app.services import ServicesDep
 from app.telephony import outage
 from app.telephony.webhook import EMPTY_TWIML, SignedForm, twiml

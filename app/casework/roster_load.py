@@ -114,7 +114,7 @@ def load_roster_file(
             tx.rollback()
             return summary
         if summary.verifications:
-            from app.paging.worker import announce_work
+            from app.paging.outbox import announce_work
 
             announce_work(session)  # the verification texts: wake the workers on PostgreSQL
         tx.commit()
@@ -259,7 +259,7 @@ def load_roster(
     session.flush()
     if changed:
         # Late import: the cases domain sits above the roster it reads.
-        from app.cases.service import after_roster_load
+        from app.casework.service import after_roster_load
 
         for hotline in changed:
             after_roster_load(session, hotline.id, now)

@@ -18,6 +18,7 @@ from app.audit.log import REPORTER, SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case, Exclusion, Message
 from app.cases.numbers import insert_numbered
+from app.cases.report import flagged_in, is_emergency, named_across, named_in, texts_in_a_row
 from app.paging import escalation
 from app.paging.engine import Audience, advance, audience, page_everyone, roster_snapshot
 from app.paging.models import Outbound
@@ -34,7 +35,6 @@ from app.paging.outbox import (
 from app.privacy import keys
 from app.roster.cache import roster_of
 from app.roster.models import Hotline, Responder
-from app.sms.report import flagged_in, is_emergency, named_across, named_in, texts_in_a_row
 
 OPEN_STATES = ("open", "acknowledged")
 UPDATE_NOTICE_INTERVAL = timedelta(minutes=1)
@@ -450,7 +450,7 @@ def visible_case(session: Session, hotline: Hotline, responder: Responder, n: in
 def was_involved(session: Session, case: Case, responder: Responder) -> bool:
     """Was the responder owed anything about the case (a page, call or notice not cancelled
     before it went out), or did they take or resolve it? The same rule as the API's
-    (app.cases.queries.involved_case_ids)."""
+    (app.casework.queries.involved_case_ids)."""
     if responder.id in (case.acknowledged_by_id, case.resolved_by_id):
         return True
     owed = session.scalar(

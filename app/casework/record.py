@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from app.audit.log import record
 from app.auth.access import Caller
-from app.cases import service
 from app.cases.models import Case, CaseNote, CaseRecord, Exclusion
+from app.cases.report import fold
 from app.cases.schemas import Outcome
+from app.casework import service
 from app.roster.models import Hotline, Responder
-from app.sms.report import fold
 
 RECORD_FIELDS = (
     "incident_at",

@@ -15,7 +15,7 @@ from app.auth.deps import CallerDep
 from app.db import transaction
 from app.drills import service
 from app.drills.models import Drill
-from app.paging.worker import announce_work
+from app.paging.outbox import announce_work
 from app.roster.models import Hotline
 from app.services import ServicesDep
 
