@@ -17,6 +17,7 @@ import httpx
 import typer
 from typer.core import TyperCommand
 
+import app.models  # noqa: F401  every table, so any command's foreign keys resolve (event -> case)
 from app.db import is_sqlite, utcnow
 from app.privacy.files import append_secret
 from app.settings import Settings, get_settings
