@@ -23,6 +23,9 @@ from app.privacy import keys
 from app.privacy.types import EncryptedText
 from app.roster.models import Hotline, Responder
 
+# A case is open until someone takes it (acknowledged) and until it is resolved.
+OPEN_STATES = ("open", "acknowledged")
+
 
 class Case(Base):
     __tablename__ = "case"

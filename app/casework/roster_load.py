@@ -17,6 +17,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cases.models import Case
+from app.casework.conflicts import after_roster_load
+from app.drills.service import queue_verification
+from app.paging.outbox import announce_work
 from app.roster.models import Hotline, Responder, Shift
 from app.roster.schema import (
     HotlineSpec,
@@ -114,8 +118,6 @@ def load_roster_file(
             tx.rollback()
             return summary
         if summary.verifications:
-            from app.paging.outbox import announce_work
-
             announce_work(session)  # the verification texts: wake the workers on PostgreSQL
         tx.commit()
         return summary
@@ -139,9 +141,6 @@ def load_roster(
     applied). A responder added to an existing hotline, or whose number changed, is sent a
     verification text (app.drills).
     """
-    from app.cases.models import Case
-    from app.drills.service import queue_verification
-
     if session.get_bind().dialect.name == "postgresql":
         # Every `hotline serve` loads HOTLINE_ROSTER as it starts. Taking turns, a later load
         # updates what an earlier one created instead of failing on its hotline numbers (or
@@ -258,9 +257,6 @@ def load_roster(
         raise RosterRefused(refused, summary)
     session.flush()
     if changed:
-        # Late import: the cases domain sits above the roster it reads.
-        from app.casework.service import after_roster_load
-
         for hotline in changed:
             after_roster_load(session, hotline.id, now)
     for hotline, fresh in to_verify:

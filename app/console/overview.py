@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import Event
 from app.auth.access import Caller
-from app.cases.models import Case
+from app.cases.models import OPEN_STATES, Case
 from app.cases.schemas import CaseDetail, CaseSummary
 from app.casework import queries
 from app.console.words import NOTIFY
 from app.roster.models import Hotline
 
-OPEN_STATES = ("open", "acknowledged")
 OPEN_LIMIT = 200  # more open cases than this at once is not an event, it is a flood
 FAILED_DELIVERY = frozenset({"failed", "undelivered", "canceled", "busy", "no-answer"})
 TIER_EVENTS = ("paging", "escalated", "emergency_paging", "lead_involved")

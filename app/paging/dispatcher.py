@@ -54,7 +54,7 @@ MAX_BACKOFF_SECONDS = 120.0
 BATCH = 20
 # Pages only matter while nobody has the case; emergency notices until it is resolved.
 # A reporter's follow-up is owed whatever happens to the case meanwhile: one held back a
-# minute (app.casework.service.append_report) still reaches whoever it was for.
+# minute (app.casework.intake.append_report) still reaches whoever it was for.
 OWED_WHILE = {
     "page": ("open",),
     CALL_PAGE: ("open",),

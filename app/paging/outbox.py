@@ -111,7 +111,7 @@ def enqueue(
 
 def page_key(case_id: int, responder_id: int, step: int | str, paging_round: int = 0) -> str:
     """One page per (case, responder, step) in each paging round: a case whose holder left
-    it pages its policy again from the start (app.casework.service._reopen)."""
+    it pages its policy again from the start (app.casework.conflicts._reopen)."""
     key = f"page:{case_id}:{responder_id}:{step}"
     return key if not paging_round else f"{key}:r{paging_round}"
 

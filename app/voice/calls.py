@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
-from app.cases.models import Case, Exclusion, Recording
+from app.cases.models import OPEN_STATES, Case, Exclusion, Recording
 from app.cases.recordings import marker
 from app.cases.reporter import WITHHELD
-from app.casework import service
+from app.casework import commands, conflicts, intake
 from app.paging.engine import audience, queue_pages
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, PAGE_KINDS
@@ -94,7 +94,7 @@ def answer_call(
         return twiml.hang_up(wording.call_not_in_service()), False
     if not hotline.active:
         return _to_retired_hotline(session, hotline, caller, call_sid, now)
-    earlier = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    earlier = intake.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
     if earlier is not None:
         text = wording.call_greeting(hotline.name, earlier.id, joined=True)
         return twiml.greeting(text, CallUrls(base, earlier.id, joined=True).choice), False
@@ -116,7 +116,7 @@ def _open_call_case(
     policy: dict[str, Any] | None = None,
 ) -> Case:
     actor = reporter_actor(session, hotline.id, caller)
-    case = service.open_case(
+    case = intake.open_case(
         session,
         hotline,
         reporter_phone=caller,
@@ -167,7 +167,7 @@ def choose(
         for exclusion in session.scalars(
             select(Exclusion).where(Exclusion.case_id == earlier.id).order_by(Exclusion.id)
         ).all():
-            service.exclude(
+            conflicts.exclude(
                 session, case, exclusion.responder_id, exclusion.reason, now, actor=SYSTEM
             )
     elif joined:
@@ -188,7 +188,7 @@ def choose(
             .order_by(Responder.id)
         ).all()
         for lead_id in leads:
-            service.exclude(
+            conflicts.exclude(
                 session,
                 case,
                 lead_id,
@@ -197,7 +197,7 @@ def choose(
                 actor=actor,
                 why="the caller pressed 2: the report involves a lead responder",
             )
-    service.start_paging(session, case, now)
+    intake.start_paging(session, case, now)
     answer, _ = ring(session, case.id, lead_involved=lead_involved, now=now, base=base)
     if joined and lead_involved:
         answer = twiml.prefixed(wording.call_own_case(case.id), answer)
@@ -211,7 +211,7 @@ def _to_retired_hotline(
     SMS, and the caller hears its emergency information: never silence."""
     from app.paging.escalation import retired_policy
 
-    case = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    case = intake.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
     if case is None:
         policy = retired_policy(hotline.policy)
         case = _open_call_case(
@@ -299,16 +299,6 @@ def rung_responder(session: Session, case: Case, phone: str) -> Responder | None
     return responder
 
 
-def _taken_or_closed(session: Session, case: Case, responder: Responder) -> str | None:
-    """What to tell a responder about a case they can no longer take, None if they can."""
-    if case.status == "resolved":
-        return wording.already_resolved(case.id)
-    if case.status == "acknowledged" and case.acknowledged_by_id != responder.id:
-        holder = session.get_one(Responder, case.acknowledged_by_id)
-        return wording.already_taken(case.id, holder.name)
-    return None
-
-
 def screen(session: Session, case_id: int, *, phone: str, base: str) -> Answer:
     """The answering responder hears the hotline and case number, and must press 1."""
     case = session.get(Case, case_id)
@@ -316,7 +306,9 @@ def screen(session: Session, case_id: int, *, phone: str, base: str) -> Answer:
     if case is None or responder is None:
         log.warning("screening for case %s reached no eligible responder; hung up", case_id)
         return twiml.hang_up(), False
-    gone = _taken_or_closed(session, case, responder)
+    # Their own case goes on to the screening; any other taken or closed case hangs up.
+    mine = case.status == "acknowledged" and case.acknowledged_by_id == responder.id
+    gone = None if mine else commands.not_takeable(session, case, responder)
     if gone:
         return twiml.hang_up(wording.spoken(gone)), False
     hotline = session.get_one(Hotline, case.hotline_id)
@@ -335,7 +327,7 @@ def screen_result(
         return twiml.hang_up(), False
     if digits != "1":
         return not_accepted(session, case, responder, now, digits)
-    answer = service.acknowledge(session, case, responder, now, via="voice")
+    answer = commands.acknowledge(session, case, responder, now, via="voice")
     if case.status == "acknowledged" and case.acknowledged_by_id == responder.id:
         return twiml.say(wording.call_accepted(case.id)), True
     return twiml.hang_up(wording.spoken(answer)), False
@@ -420,7 +412,7 @@ def attach_recording(
     session.add(recording)
     session.flush()
     actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
-    service.add_text(
+    intake.add_text(
         session, case, wording.voicemail_recording(marker(recording.id)), now, actor=actor
     )
     record(
@@ -507,9 +499,9 @@ def transcription(
         )
         return EMPTY_TWIML, False
     body = wording.voicemail_transcription(text.strip())
-    if case.status in service.OPEN_STATES:
-        service.append_report(session, case, body, now)
+    if case.status in OPEN_STATES:
+        intake.append_report(session, case, body, now)
     else:
         actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
-        service.add_text(session, case, body, now, actor=actor)
+        intake.add_text(session, case, body, now, actor=actor)
     return EMPTY_TWIML, True

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import wording
 from app.cases import recordings
 from app.cases.models import Case
-from app.casework import service
+from app.casework import commands
 from app.paging.engine import audience
 from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE
@@ -50,7 +50,7 @@ def page_call(
     if found is None:
         return twiml.hang_up(), False
     row, case, responder = found
-    gone = service.not_takeable(session, case, responder)
+    gone = commands.not_takeable(session, case, responder)
     if gone:
         return twiml.hang_up(wording.spoken(gone)), False
     hotline = session.get_one(Hotline, case.hotline_id)
@@ -76,7 +76,7 @@ def page_listen(
     row, case, responder = found
     if digits != "1":
         return not_accepted(session, case, responder, now, digits, outbound_id=row.id)
-    gone = service.not_takeable(session, case, responder)
+    gone = commands.not_takeable(session, case, responder)
     if gone:
         return twiml.hang_up(wording.spoken(gone)), False
     text = wording.call_page(row.body, case.id)
@@ -98,7 +98,7 @@ def page_choice(session: Session, outbound_id: int, *, digits: str, now: datetim
     row, case, responder = found
     if digits != "1":
         return not_accepted(session, case, responder, now, digits, outbound_id=row.id)
-    answer = service.acknowledge(session, case, responder, now, via="voice")
+    answer = commands.acknowledge(session, case, responder, now, via="voice")
     if case.status == "acknowledged" and case.acknowledged_by_id == responder.id:
         return twiml.hang_up(wording.call_page_taken(case.id)), True
     return twiml.hang_up(wording.spoken(answer)), False

@@ -16,7 +16,7 @@ from alembic import command
 from app.audit import chain
 from app.cases.models import Case, CaseNote, Message
 from app.casework.events import case_events, verify_all
-from app.casework.service import find_open_case
+from app.casework.intake import find_open_case
 from app.db import make_engine, make_sessionmaker
 from app.migrate import alembic_config
 from app.privacy import keys
