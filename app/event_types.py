@@ -22,6 +22,7 @@ class EventType(StrEnum):
     VOICEMAIL_TRANSCRIPTION_FAILED = "voicemail_transcription_failed"
     LEAD_INVOLVED = "lead_involved"
     # Paging and escalation
+    PAGING = "paging"  # the first tier paged (later tiers: escalated)
     ESCALATED = "escalated"
     ESCALATION_ENDED = "escalation_ended"
     EMERGENCY_PAGING = "emergency_paging"

@@ -29,6 +29,8 @@ from prometheus_client import (
     values,
 )
 
+from app.event_types import EventType
+
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
@@ -94,10 +96,10 @@ WORKER_FAILURES = Counter(
 
 #: Case event type -> the page outcome it counts as.
 PAGE_OUTCOMES = {
-    "page_sent": "sent",
-    "page_delivered": "delivered",
-    "page_failed": "failed",
-    "page_retry": "retried",
+    EventType.PAGE_SENT: "sent",
+    EventType.PAGE_DELIVERED: "delivered",
+    EventType.PAGE_FAILED: "failed",
+    EventType.PAGE_RETRY: "retried",
 }
 
 
@@ -108,11 +110,11 @@ def page_channel(detail: dict[str, Any]) -> str:
 def count_event(event: str, detail: dict[str, Any]) -> None:
     """Count one committed case event (app.observe calls this)."""
     CASE_EVENTS.labels(event).inc()
-    if event == "case_opened":
+    if event == EventType.CASE_OPENED:
         CASES_OPENED.labels("voice" if detail.get("channel") == "voice" else "sms").inc()
     elif event in PAGE_OUTCOMES:
         PAGES.labels(page_channel(detail), PAGE_OUTCOMES[event]).inc()
-    elif event == "call_status" and detail.get("status") == "completed":
+    elif event == EventType.CALL_STATUS and detail.get("status") == "completed":
         PAGES.labels("voice", "delivered").inc()  # a call page that was answered
 
 

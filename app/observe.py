@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
 from app import logs, metrics
 from app.audit.models import Event
+from app.event_types import EventType
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +30,22 @@ CALLBACKS = "observe_after_commit"  # session.info key: what runs once the trans
 
 # The steps an operator follows at INFO; trouble at WARNING; every other event at DEBUG.
 LEVELS = {
-    "case_opened": logging.INFO,
-    "paging": logging.INFO,
-    "page_sent": logging.INFO,
-    "acknowledged": logging.INFO,
-    "escalated": logging.INFO,
-    "emergency_paging": logging.INFO,
-    "excluded": logging.INFO,
-    "resolved": logging.INFO,
-    "escalation_ended": logging.INFO,
-    "page_failed": logging.WARNING,
-    "page_retry": logging.WARNING,
-    "message_failed": logging.WARNING,
-    "unroutable": logging.WARNING,
-    "responder_unreachable_by_sms": logging.WARNING,
-    "reporter_unreachable_by_sms": logging.WARNING,
-    "relay_not_sent": logging.WARNING,
+    EventType.CASE_OPENED: logging.INFO,
+    EventType.PAGING: logging.INFO,
+    EventType.PAGE_SENT: logging.INFO,
+    EventType.ACKNOWLEDGED: logging.INFO,
+    EventType.ESCALATED: logging.INFO,
+    EventType.EMERGENCY_PAGING: logging.INFO,
+    EventType.EXCLUDED: logging.INFO,
+    EventType.RESOLVED: logging.INFO,
+    EventType.ESCALATION_ENDED: logging.INFO,
+    EventType.PAGE_FAILED: logging.WARNING,
+    EventType.PAGE_RETRY: logging.WARNING,
+    EventType.MESSAGE_FAILED: logging.WARNING,
+    EventType.UNROUTABLE: logging.WARNING,
+    EventType.RESPONDER_UNREACHABLE_BY_SMS: logging.WARNING,
+    EventType.REPORTER_UNREACHABLE_BY_SMS: logging.WARNING,
+    EventType.RELAY_NOT_SENT: logging.WARNING,
 }
 
 

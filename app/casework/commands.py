@@ -17,6 +17,7 @@ from app.audit.log import record
 from app.cases import reporter
 from app.cases.models import OPEN_STATES, Case, Exclusion, Message
 from app.casework.conflicts import exclude, exclude_named_in_writing, heard_about
+from app.event_types import EventType
 from app.paging.engine import Audience, audience
 from app.paging.models import Outbound
 from app.paging.outbox import (
@@ -91,7 +92,9 @@ def acknowledge(
     case.acknowledged_by_id = responder.id
     case.next_due_at = None
     cancel_pending_pages(session, case.id, now)
-    record(session, case_id=case.id, type="acknowledged", actor=responder.name, at=now, via=via)
+    record(
+        session, case_id=case.id, type=EventType.ACKNOWLEDGED, actor=responder.name, at=now, via=via
+    )
     aud = audience(session, case)
     _tell_others(session, aud, responder, wording.taken_notice(case.id, responder.name), now)
     enqueue(
@@ -164,7 +167,7 @@ def relay(session: Session, case: Case, responder: Responder, text: str, now: da
         record(
             session,
             case_id=case.id,
-            type="relay_not_sent",
+            type=EventType.RELAY_NOT_SENT,
             actor=responder.name,
             at=now,
             chars=len(text),
@@ -192,7 +195,7 @@ def relay(session: Session, case: Case, responder: Responder, text: str, now: da
     record(
         session,
         case_id=case.id,
-        type="relayed",
+        type=EventType.RELAYED,
         actor=responder.name,
         at=now,
         message_id=message.id,
@@ -228,7 +231,7 @@ def close(
     case.resolved_by_id = by.id if by else None
     case.next_due_at = None
     cancel_pending_pages(session, case.id, now)
-    record(session, case_id=case.id, type="resolved", actor=actor, at=now, **detail)
+    record(session, case_id=case.id, type=EventType.RESOLVED, actor=actor, at=now, **detail)
     aud = audience(session, case)
     _tell_others(session, aud, by, wording.resolved_notice(case.id, by.name if by else actor), now)
 

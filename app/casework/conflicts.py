@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.audit.log import REPORTER, SYSTEM, record
 from app.cases.models import OPEN_STATES, Case, Exclusion, Message
 from app.cases.report import flagged_in, named_across, named_in, texts_in_a_row
+from app.event_types import EventType
 from app.paging import escalation
 from app.paging.engine import advance, audience
 from app.paging.models import Outbound
@@ -131,7 +132,7 @@ def exclude(
     record(
         session,
         case_id=case.id,
-        type="excluded",
+        type=EventType.EXCLUDED,
         actor=actor,
         at=now,
         responder=responder.name,
@@ -166,7 +167,7 @@ def _reopen(session: Session, case: Case, now: datetime) -> None:
     case.next_due_at = now
     case.paging_round = (case.paging_round or 0) + 1
     mark_new_work(session)
-    record(session, case_id=case.id, type="reopened", actor=SYSTEM, at=now)
+    record(session, case_id=case.id, type=EventType.REOPENED, actor=SYSTEM, at=now)
     advance(session, case, now)
 
 
@@ -186,7 +187,7 @@ def after_roster_load(session: Session, hotline_id: int, now: datetime) -> None:
             case.unroutable = False
             case.next_step = min(case.next_step, escalation.step_count(case.policy) - 1)
             case.next_due_at = now
-            record(session, case_id=case.id, type="routable_again", actor=SYSTEM, at=now)
+            record(session, case_id=case.id, type=EventType.ROUTABLE_AGAIN, actor=SYSTEM, at=now)
             advance(session, case, now)
         elif case.acknowledged_by_id is not None:
             if not audience(session, case).may_hear(case.acknowledged_by_id):

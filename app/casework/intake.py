@@ -20,6 +20,7 @@ from app.cases.models import OPEN_STATES, Case, Message
 from app.cases.numbers import insert_numbered
 from app.cases.report import is_emergency
 from app.casework.conflicts import exclude_named, heard_about
+from app.event_types import EventType
 from app.paging import escalation
 from app.paging.engine import advance, audience, page_everyone, roster_snapshot
 from app.paging.models import Outbound
@@ -68,7 +69,7 @@ def case_to_join(
     record(
         session,
         case_id=recent[0].id,
-        type="new_case_limited",
+        type=EventType.NEW_CASE_LIMITED,
         actor=SYSTEM,
         at=now,
         opened_last_minute=len(recent),
@@ -111,7 +112,9 @@ def open_case(
         paging_round=0,
     )
     insert_numbered(session, case)  # a random number (app.cases.numbers)
-    record(session, case_id=case.id, type="case_opened", actor=actor, at=now, channel=channel)
+    record(
+        session, case_id=case.id, type=EventType.CASE_OPENED, actor=actor, at=now, channel=channel
+    )
     reporter.at_opening(session, case, now)
     if body is not None:
         add_text(session, case, body, now, actor=actor)
@@ -149,7 +152,7 @@ def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: s
     record(
         session,
         case_id=case.id,
-        type="message_received",
+        type=EventType.MESSAGE_RECEIVED,
         actor=actor,
         at=now,
         message_id=message.id,
@@ -161,7 +164,7 @@ def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: s
     first = not case.emergency
     if first:
         case.emergency = True
-        record(session, case_id=case.id, type="emergency", actor=actor, at=now)
+        record(session, case_id=case.id, type=EventType.EMERGENCY, actor=actor, at=now)
     if case.status == "open" and not first:
         return False  # everyone eligible was paged for it already: an update tells them
     # The holder and every eligible lead and alternate hear it at once, taken case or not.

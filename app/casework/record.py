@@ -19,6 +19,7 @@ from app.cases.models import Case, CaseNote, CaseRecord, Exclusion
 from app.cases.report import fold
 from app.cases.schemas import Outcome
 from app.casework import commands, conflicts
+from app.event_types import EventType
 from app.roster.models import Hotline, Responder
 
 RECORD_FIELDS = (
@@ -95,7 +96,7 @@ def update_record(
     record(
         session,
         case_id=case.id,
-        type="record_updated",
+        type=EventType.RECORD_UPDATED,
         actor=caller.actor,
         at=now,
         token_id=caller.token_id,
@@ -122,7 +123,7 @@ def add_note(session: Session, case: Case, body: str, caller: Caller, now: datet
     record(
         session,
         case_id=case.id,
-        type="note_added",
+        type=EventType.NOTE_ADDED,
         actor=caller.actor,
         at=now,
         token_id=caller.token_id,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.audit.log import SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case
+from app.event_types import EventType
 from app.paging import fallback
 from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE, DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER
@@ -112,7 +113,7 @@ def _message_progress(
         record(
             session,
             case_id=row.case_id,
-            type=f"{prefix}_delivered",
+            type=EventType(f"{prefix}_delivered"),
             actor=SYSTEM,
             at=now,
             outbound_id=row.id,
@@ -123,7 +124,7 @@ def _message_progress(
         record(
             session,
             case_id=row.case_id,
-            type=f"{prefix}_failed",
+            type=EventType(f"{prefix}_failed"),
             actor=SYSTEM,
             at=now,
             outbound_id=row.id,

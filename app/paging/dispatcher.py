@@ -24,6 +24,7 @@ from app.cases import recordings, reporter
 from app.cases.models import Case
 from app.cases.recordings import Bearer
 from app.db import is_sqlite
+from app.event_types import EventType
 from app.paging import delivery, fallback
 from app.paging.engine import Audience, audience
 from app.paging.latency import first_page_sent
@@ -237,7 +238,7 @@ def finish(
             record(
                 session,
                 case_id=row.case_id,
-                type=f"{prefix}_sent",
+                type=EventType(f"{prefix}_sent"),
                 actor=SYSTEM,
                 at=now,
                 sid=outcome.sid,
@@ -255,7 +256,7 @@ def finish(
             record(
                 session,
                 case_id=row.case_id,
-                type=f"{prefix}_retry",
+                type=EventType(f"{prefix}_retry"),
                 actor=SYSTEM,
                 at=now,
                 next_attempt_at=row.next_attempt_at.isoformat(),
@@ -265,7 +266,12 @@ def finish(
             return
         row.status = FAILED
         record(
-            session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail
+            session,
+            case_id=row.case_id,
+            type=EventType(f"{prefix}_failed"),
+            actor=SYSTEM,
+            at=now,
+            **detail,
         )
         log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
         if outcome.code in CANNOT_TEXT:

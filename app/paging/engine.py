@@ -13,6 +13,7 @@ from app import wording
 from app.audit.log import SYSTEM, record
 from app.cases.models import Case, Exclusion, Message
 from app.db import is_sqlite
+from app.event_types import EventType
 from app.observe import step_ran
 from app.paging import escalation
 from app.paging.eligibility import CaseAudience, Person, Span
@@ -154,7 +155,7 @@ def advance(session: Session, case: Case, now: datetime) -> None:
     policy = case.policy
     if case.next_step >= escalation.step_count(policy):
         case.next_due_at = None
-        record(session, case_id=case.id, type="escalation_ended", actor=SYSTEM, at=now)
+        record(session, case_id=case.id, type=EventType.ESCALATION_ENDED, actor=SYSTEM, at=now)
         return
     aud = audience(session, case)
     plan = escalation.plan_step(policy, case.next_step, aud.rule, aud.spans, now)
@@ -162,14 +163,14 @@ def advance(session: Session, case: Case, now: datetime) -> None:
         case.next_due_at = None
         if not case.unroutable:
             case.unroutable = True
-            record(session, case_id=case.id, type="unroutable", actor=SYSTEM, at=now)
+            record(session, case_id=case.id, type=EventType.UNROUTABLE, actor=SYSTEM, at=now)
         return
     queued = queue_pages(session, aud, list(plan.recipients), plan.step, now)
     tier = escalation.step_tier(policy, plan.step)
     record(
         session,
         case_id=case.id,
-        type="escalated" if plan.step > 0 else "paging",
+        type=EventType.ESCALATED if plan.step > 0 else EventType.PAGING,
         actor=SYSTEM,
         at=now,
         step=plan.step,
@@ -183,7 +184,7 @@ def advance(session: Session, case: Case, now: datetime) -> None:
     case.next_step = plan.step + 1
     case.next_due_at = escalation.step_due_at(policy, case.escalation_started_at, case.next_step)
     if case.next_due_at is None:
-        record(session, case_id=case.id, type="escalation_ended", actor=SYSTEM, at=now)
+        record(session, case_id=case.id, type=EventType.ESCALATION_ENDED, actor=SYSTEM, at=now)
 
 
 def page_everyone(
@@ -197,7 +198,7 @@ def page_everyone(
     if not recipients:
         if not case.unroutable:
             case.unroutable = True
-            record(session, case_id=case.id, type="unroutable", actor=SYSTEM, at=now)
+            record(session, case_id=case.id, type=EventType.UNROUTABLE, actor=SYSTEM, at=now)
         return
     if case.status == "open":
         queued = queue_pages(session, aud, recipients, "emergency", now, report=report)
@@ -206,7 +207,7 @@ def page_everyone(
     record(
         session,
         case_id=case.id,
-        type="emergency_paging",
+        type=EventType.EMERGENCY_PAGING,
         actor=SYSTEM,
         at=now,
         responders=[aud.names[p.id] for p in queued],

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.log import SYSTEM, record
 from app.cases.models import Case
+from app.event_types import EventType
 from app.paging.engine import audience
 from app.paging.models import Outbound
 from app.paging.outbox import CALL_PAGE, already_queued, enqueue
@@ -82,7 +83,7 @@ def call_instead(
     record(
         session,
         case_id=case.id,
-        type="call_fallback",
+        type=EventType.CALL_FALLBACK,
         actor=SYSTEM,
         at=now,
         to=aud.names[person.id],
@@ -106,7 +107,7 @@ def call_unanswered(session: Session, row: Outbound, now: datetime, *, status: s
     record(
         session,
         case_id=case.id,
-        type="page_unanswered",
+        type=EventType.PAGE_UNANSWERED,
         actor=SYSTEM,
         at=now,
         kind=CALL_PAGE,
@@ -138,7 +139,7 @@ def call_progress(
     record(
         session,
         case_id=row.case_id,
-        type="call_status",
+        type=EventType.CALL_STATUS,
         actor=SYSTEM,
         at=now,
         outbound_id=row.id,
@@ -153,7 +154,7 @@ def call_progress(
         record(
             session,
             case_id=row.case_id,
-            type="page_failed",
+            type=EventType.PAGE_FAILED,
             actor=SYSTEM,
             at=now,
             kind=CALL_PAGE,

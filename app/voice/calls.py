@@ -22,6 +22,7 @@ from app.cases.models import OPEN_STATES, Case, Exclusion, Recording
 from app.cases.recordings import marker
 from app.cases.reporter import WITHHELD
 from app.casework import commands, conflicts, intake
+from app.event_types import EventType
 from app.paging.engine import audience, queue_pages
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, PAGE_KINDS
@@ -55,7 +56,7 @@ def not_accepted(
     record(
         session,
         case_id=case.id,
-        type="call_not_accepted",
+        type=EventType.CALL_NOT_ACCEPTED,
         actor=responder.name,
         at=now,
         digits=digits or None,
@@ -130,7 +131,7 @@ def _open_call_case(
     record(
         session,
         case_id=case.id,
-        type="call_received",
+        type=EventType.CALL_RECEIVED,
         actor=actor,
         at=now,
         call_sid=call_sid,
@@ -174,14 +175,16 @@ def choose(
         record(
             session,
             case_id=case.id,
-            type="call_received",
+            type=EventType.CALL_RECEIVED,
             actor=actor,
             at=now,
             call_sid=call_sid,
             joined=True,
         )
     if lead_involved:
-        record(session, case_id=case.id, type="lead_involved", actor=actor, at=now, via="call")
+        record(
+            session, case_id=case.id, type=EventType.LEAD_INVOLVED, actor=actor, at=now, via="call"
+        )
         leads = session.scalars(
             select(Responder.id)
             .where(Responder.hotline_id == case.hotline_id, Responder.role == "lead")
@@ -222,7 +225,7 @@ def _to_retired_hotline(
         record(
             session,
             case_id=case.id,
-            type="call_received",
+            type=EventType.CALL_RECEIVED,
             actor=actor,
             at=now,
             call_sid=call_sid,
@@ -268,7 +271,7 @@ def ring(
     record(
         session,
         case_id=case.id,
-        type="call_ringing",
+        type=EventType.CALL_RINGING,
         actor=SYSTEM,
         at=now,
         responders=[aud.names[p.id] for p in plan.ring],
@@ -348,7 +351,7 @@ def leg_ended(
     record(
         session,
         case_id=case.id,
-        type="call_leg_ended",
+        type=EventType.CALL_LEG_ENDED,
         actor=SYSTEM,
         at=now,
         responder=name,
@@ -364,7 +367,14 @@ def dial_ended(session: Session, case_id: int, *, status: str, now: datetime, ba
     case = locked_case(session, case_id)
     if case is None:
         return twiml.hang_up(), False
-    record(session, case_id=case.id, type="call_dial_ended", actor=SYSTEM, at=now, status=status)
+    record(
+        session,
+        case_id=case.id,
+        type=EventType.CALL_DIAL_ENDED,
+        actor=SYSTEM,
+        at=now,
+        status=status,
+    )
     if status == "completed" and case.status != "open":
         return twiml.hang_up(wording.call_ended(case.id)), False
     hotline = session.get_one(Hotline, case.hotline_id)
@@ -418,7 +428,7 @@ def attach_recording(
     record(
         session,
         case_id=case.id,
-        type="voicemail_recorded",
+        type=EventType.VOICEMAIL_RECORDED,
         actor=actor,
         at=now,
         recording_sid=recording_sid,
@@ -471,7 +481,7 @@ def recording_status(
     record(
         session,
         case_id=case.id,
-        type="voicemail_missing",
+        type=EventType.VOICEMAIL_MISSING,
         actor=SYSTEM,
         at=now,
         status=status,
@@ -492,7 +502,7 @@ def transcription(
         record(
             session,
             case_id=case.id,
-            type="voicemail_transcription_failed",
+            type=EventType.VOICEMAIL_TRANSCRIPTION_FAILED,
             actor=SYSTEM,
             at=now,
             status=status,

@@ -80,7 +80,9 @@ def list_events(
         datetime | None, Query(description="At or after this time (ISO 8601; UTC if no offset)")
     ] = None,
     until: Annotated[datetime | None, Query(description="Before this time")] = None,
-    type: Annotated[str | None, Query(pattern=EVENT_TYPE, description="Only this type")] = None,
+    type: Annotated[
+        str | None, Query(pattern=EVENT_TYPE, description="Only this type (one of EventOut.type's)")
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
