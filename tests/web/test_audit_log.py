@@ -20,9 +20,9 @@ from app.cli import cli
 from app.db import make_engine, make_sessionmaker, transaction
 from app.migrate import alembic_config
 from app.settings import get_settings
-from tests.api.conftest import Api
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.harness import AVERY, REPORTER, REPORTER_2, Hotline
+from tests.web.conftest import Api
 
 
 def a_handled_case(hl: Hotline) -> None:
