@@ -21,7 +21,7 @@ from app.cases.models import Case
 from app.event_types import EventType
 from app.paging import fallback
 from app.paging.models import Outbound
-from app.paging.outbox import CALL_PAGE, DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER
+from app.paging.outbox import CALL_PAGE, DELIVERY_FAILED, DRILL_CALL, PROVIDER_ORDER, failure
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Responder
 from app.telephony.models import EarlyStatus
@@ -120,7 +120,7 @@ def _message_progress(
             sid=row.provider_sid,
         )
     elif status in DELIVERY_FAILED:
-        row.error = f"{status} (code {code})" if code else status
+        row.error = failure(status, code)
         record(
             session,
             case_id=row.case_id,

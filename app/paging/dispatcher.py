@@ -39,6 +39,7 @@ from app.paging.outbox import (
     PAGE_KINDS,
     PENDING,
     PROVIDER_ORDER,
+    failure,
 )
 from app.paging.reachability import mark_unreachable, unreachable_among
 from app.paging.urls import drill_call_url, page_url
@@ -249,7 +250,7 @@ def finish(
             delivery.apply_early(session, row, now)
             return
         detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
-        row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason
+        row.error = failure(outcome.reason, outcome.code)
         if outcome.retryable and claim.attempt < MAX_ATTEMPTS:
             row.status = PENDING
             row.next_attempt_at = now + backoff(claim.attempt)

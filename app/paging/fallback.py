@@ -17,7 +17,7 @@ from app.cases.models import Case
 from app.event_types import EventType
 from app.paging.engine import audience
 from app.paging.models import Outbound
-from app.paging.outbox import CALL_PAGE, already_queued, enqueue
+from app.paging.outbox import CALL_PAGE, already_queued, enqueue, failure
 from app.paging.reachability import mark_unreachable
 from app.roster.models import Responder
 
@@ -44,7 +44,7 @@ def call_moved(row: Outbound, status: str, code: str | None) -> bool:
         return False
     row.status = status
     if status in CALL_FAILED:
-        row.error = f"{status} (code {code})" if code else status
+        row.error = failure(status, code)
     return True
 
 

@@ -71,6 +71,12 @@ def announce_new_work(session: Session, work: bool) -> bool:
 receive_work(forget_new_work, announce_new_work)
 
 
+def failure(reason: str, code: object = None) -> str:
+    """How a failed send or call is written on its row: the reason, with Twilio's error code
+    when it gave one ("undelivered (code 30006)")."""
+    return f"{reason} (code {code})" if code else reason
+
+
 def mark_new_work(session: Session) -> None:
     """Wake the worker when this transaction commits (see telephony.webhook.once)."""
     session.info[NEW_WORK] = True

@@ -128,6 +128,15 @@ def _open_call_case(
         paging_from=None if page_now else now + CHOICE_GRACE,
         policy=policy,
     )
+    _call_received(session, case, actor, call_sid, now, joined=False)
+    return case
+
+
+def _call_received(
+    session: Session, case: Case, actor: str, call_sid: str, now: datetime, *, joined: bool
+) -> None:
+    """The call is on the case's log: on a case of its own, or `joined` to the caller's
+    open one."""
     record(
         session,
         case_id=case.id,
@@ -135,9 +144,8 @@ def _open_call_case(
         actor=actor,
         at=now,
         call_sid=call_sid,
-        joined=False,
+        joined=joined,
     )
-    return case
 
 
 def choose(
@@ -172,15 +180,7 @@ def choose(
                 session, case, exclusion.responder_id, exclusion.reason, now, actor=SYSTEM
             )
     elif joined:
-        record(
-            session,
-            case_id=case.id,
-            type=EventType.CALL_RECEIVED,
-            actor=actor,
-            at=now,
-            call_sid=call_sid,
-            joined=True,
-        )
+        _call_received(session, case, actor, call_sid, now, joined=True)
     if lead_involved:
         record(
             session, case_id=case.id, type=EventType.LEAD_INVOLVED, actor=actor, at=now, via="call"
@@ -222,15 +222,7 @@ def _to_retired_hotline(
         )
     else:
         actor = reporter_actor(session, hotline.id, caller)
-        record(
-            session,
-            case_id=case.id,
-            type=EventType.CALL_RECEIVED,
-            actor=actor,
-            at=now,
-            call_sid=call_sid,
-            joined=True,
-        )
+        _call_received(session, case, actor, call_sid, now, joined=True)
     text = wording.retired_call(hotline.name, case.id, hotline.emergency_info)
     return twiml.hang_up(text), True
 
