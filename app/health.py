@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from app import metrics
 from app.auth.access import ADMIN
 from app.auth.deps import CallerDep
-from app.cases.models import Case
+from app.cases.models import OPEN_STATES, Case
 from app.paging.models import Outbound
 from app.paging.outbox import CLAIMED, PENDING
 from app.services import ServicesDep
@@ -93,13 +93,13 @@ class StateCollector:
                 by_status = dict(
                     session.execute(
                         select(Case.status, func.count())
-                        .where(Case.status.in_(("open", "acknowledged")))
+                        .where(Case.status.in_(OPEN_STATES))
                         .group_by(Case.status)
                     ).all()
                 )
                 unroutable = session.scalar(
                     select(func.count()).where(
-                        Case.status.in_(("open", "acknowledged")), Case.unroutable.is_(True)
+                        Case.status.in_(OPEN_STATES), Case.unroutable.is_(True)
                     )
                 )
                 outbox = session.scalar(
@@ -114,7 +114,7 @@ class StateCollector:
         cases = GaugeMetricFamily(
             "hotline_cases", "Cases not yet resolved, by status.", labels=["status"]
         )
-        for status in ("open", "acknowledged"):
+        for status in OPEN_STATES:
             cases.add_metric([status], by_status.get(status, 0))
         yield cases
         stuck = GaugeMetricFamily(

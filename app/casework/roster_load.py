@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.cases.models import Case
+from app.cases.models import OPEN_STATES, Case
 from app.casework.conflicts import after_roster_load
 from app.drills.service import queue_verification
 from app.paging.outbox import announce_work
@@ -163,7 +163,7 @@ def load_roster(
         open_cases = session.scalar(
             select(func.count())
             .select_from(Case)
-            .where(Case.hotline_id == hotline.id, Case.status.in_(("open", "acknowledged")))
+            .where(Case.hotline_id == hotline.id, Case.status.in_(OPEN_STATES))
         )
         if open_cases:
             summary.changes.append(
