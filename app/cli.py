@@ -17,6 +17,7 @@ import httpx
 import typer
 from typer.core import TyperCommand
 
+import app.models  # noqa: F401  every table, so any command's foreign keys resolve (event -> case)
 from app.db import is_sqlite, utcnow
 from app.privacy.files import append_secret
 from app.settings import Settings, get_settings
@@ -344,9 +345,9 @@ def roster_load(
 ) -> None:
     """Create or update hotlines, responders, shifts and escalation policy from YAML, and
     print what changes (hotlines, people, shifts, tiers)."""
+    from app.casework.roster_load import RosterRefused, has_hotlines, load_roster_file
     from app.db import make_engine, make_sessionmaker
     from app.migrate import upgrade
-    from app.roster.load import RosterRefused, has_hotlines, load_roster_file
     from app.roster.schema import RosterError
 
     settings = get_settings()
@@ -468,7 +469,7 @@ def oncall(
 ) -> None:
     """Who a report would page at each tier, now or at --at, in the hotline's time zone."""
     from app.db import make_engine, make_sessionmaker
-    from app.roster import oncall as rules
+    from app.paging import oncall as rules
 
     engine = make_engine(get_settings().database_url)
     try:
@@ -591,7 +592,7 @@ def audit_verify(
     Exits 1 when any chain is broken or the checkpoint does not hold.
     """
     from app.audit.checkpoint import check
-    from app.audit.queries import verify_all, verify_case
+    from app.casework.events import verify_all, verify_case
     from app.db import make_engine, make_sessionmaker
 
     _keyring()
@@ -717,7 +718,7 @@ def retention_run(
 ) -> None:
     """Erase now what cases resolved more than HOTLINE_RETENTION_DAYS ago said (messages,
     notes, record text, reporter numbers, recordings at Twilio); keep their outcome and log."""
-    from app.privacy import retention
+    from app.paging import retention
     from app.services import build
 
     settings = get_settings()

@@ -22,10 +22,10 @@ MAX_AGE_SECONDS = 90.0
 
 def write(path: Path, *, ok: bool) -> None:
     """The loop turned; `ok` says whether its last round succeeded. Written whole (rename),
-    so a reader never sees half a file."""
+    so a reader never sees half a file. The temporary name carries the pid: workers sharing
+    one heartbeat path must not rename each other's half-written file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # One part file per process: workers sharing a heartbeat path never rename another's.
         part = path.with_name(f"{path.name}.{os.getpid()}.part")
         part.write_text(json.dumps({"at": time.time(), "pid": os.getpid(), "ok": ok}))
         part.replace(path)

@@ -14,23 +14,24 @@ from app import (
     health,
     observe,  # noqa: F401  (observe: committed events are logged, counted)
 )
-from app.audit import views as audit_views
-from app.cases import views as case_views
+from app.casework.roster_load import load_roster_file
 from app.console import views as console
 from app.db import utcnow
-from app.drills import views as drill_views
 from app.embedded import WorkerProcess
 from app.metrics import WebhookCounter
 from app.paging.worker import Worker
-from app.roster import views as roster_views
-from app.roster.load import load_roster_file
 from app.services import build
 from app.settings import Settings, get_settings
 from app.sms import webhook as sms_webhook
-from app.telephony import outage, status
+from app.telephony import outage
 from app.telephony.transport import Transport
 from app.voice import media as voice_media
 from app.voice import webhook as voice_webhook
+from app.web import audit as audit_views
+from app.web import cases as case_views
+from app.web import drills as drill_views
+from app.web import roster as roster_views
+from app.web import status
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ Two kinds, by where the truth lives:
   and worker processes), each process writes its counts to files there and any process's
   /metrics adds them all up.
 - Things that are (open and unroutable cases, the outbox, the spool) are read when /metrics
-  is scraped: from the database, which every process shares, and from this process's spool.
+  is scraped (app.health): from the database, which every process shares, and from this
+  process's spool. This module sits at the base, below the tables those read.
 
 Labels are vocabularies only (a route's path template, an outcome, a channel, an event
 type): never a phone number, a case number or any text.
@@ -17,21 +18,18 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
     disable_created_metrics,
-    generate_latest,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import func, select
+
+from app.event_types import EventType
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
@@ -98,10 +96,10 @@ WORKER_FAILURES = Counter(
 
 #: Case event type -> the page outcome it counts as.
 PAGE_OUTCOMES = {
-    "page_sent": "sent",
-    "page_delivered": "delivered",
-    "page_failed": "failed",
-    "page_retry": "retried",
+    EventType.PAGE_SENT: "sent",
+    EventType.PAGE_DELIVERED: "delivered",
+    EventType.PAGE_FAILED: "failed",
+    EventType.PAGE_RETRY: "retried",
 }
 
 
@@ -112,11 +110,11 @@ def page_channel(detail: dict[str, Any]) -> str:
 def count_event(event: str, detail: dict[str, Any]) -> None:
     """Count one committed case event (app.observe calls this)."""
     CASE_EVENTS.labels(event).inc()
-    if event == "case_opened":
+    if event == EventType.CASE_OPENED:
         CASES_OPENED.labels("voice" if detail.get("channel") == "voice" else "sms").inc()
     elif event in PAGE_OUTCOMES:
         PAGES.labels(page_channel(detail), PAGE_OUTCOMES[event]).inc()
-    elif event == "call_status" and detail.get("status") == "completed":
+    elif event == EventType.CALL_STATUS and detail.get("status") == "completed":
         PAGES.labels("voice", "delivered").inc()  # a call page that was answered
 
 
@@ -170,94 +168,3 @@ class WebhookCounter:
         finally:
             path = getattr(scope.get("route"), "path", "unknown")
             WEBHOOKS.labels(path, webhook_outcome(status, scope.get(OUTCOME))).inc()
-
-
-# --- reading what is, at scrape time -----------------------------------------------------
-
-
-class StateCollector:
-    """Gauges read when /metrics is scraped: cases, outbox, spool, database reachability."""
-
-    def __init__(self, services: Any) -> None:
-        self.services = services
-
-    def collect(self) -> Iterator[Metric]:
-        from app.cases.models import Case
-        from app.paging.models import Outbound
-        from app.paging.outbox import CLAIMED, PENDING
-        from app.telephony.outage import OUTAGE_ERRORS
-
-        svc = self.services
-        spool = GaugeMetricFamily(
-            "hotline_spool_depth",
-            "Webhooks kept in this process's spool during a database outage, not yet replayed.",
-        )
-        spool.add_metric([], svc.spool.depth())
-        yield spool
-        failed = GaugeMetricFamily(
-            "hotline_spool_failed", "Spooled webhooks set aside because their replay failed."
-        )
-        failed.add_metric([], svc.spool.failed())
-        yield failed
-        up = GaugeMetricFamily("hotline_database_up", "1 when the database answered this scrape.")
-        try:
-            with svc.sessions() as session:
-                by_status = dict(
-                    session.execute(
-                        select(Case.status, func.count())
-                        .where(Case.status.in_(("open", "acknowledged")))
-                        .group_by(Case.status)
-                    ).all()
-                )
-                unroutable = session.scalar(
-                    select(func.count()).where(
-                        Case.status.in_(("open", "acknowledged")), Case.unroutable.is_(True)
-                    )
-                )
-                outbox = session.scalar(
-                    select(func.count()).where(Outbound.status.in_((PENDING, CLAIMED)))
-                )
-        except OUTAGE_ERRORS:
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        cases = GaugeMetricFamily(
-            "hotline_cases", "Cases not yet resolved, by status.", labels=["status"]
-        )
-        for status in ("open", "acknowledged"):
-            cases.add_metric([status], by_status.get(status, 0))
-        yield cases
-        stuck = GaugeMetricFamily(
-            "hotline_cases_unroutable",
-            "Unresolved cases with nobody left to page (they need a person now).",
-        )
-        stuck.add_metric([], unroutable or 0)
-        yield stuck
-        pending = GaugeMetricFamily(
-            "hotline_outbox_pending", "Messages and calls owed and not yet handed to Twilio."
-        )
-        pending.add_metric([], outbox or 0)
-        yield pending
-
-
-class _Registry:
-    """Forwards to a registry's collect(), so PROCESS can join a per-scrape registry."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        return self.registry.collect()
-
-
-def exposition(services: Any) -> tuple[bytes, str]:
-    """The text Prometheus scrapes, and its content type."""
-    registry = CollectorRegistry()
-    if MULTIPROC_DIR:
-        MultiProcessCollector(registry, path=MULTIPROC_DIR)
-    else:
-        registry.register(_Registry(PROCESS))
-    registry.register(StateCollector(services))
-    return generate_latest(registry), CONTENT_TYPE_LATEST

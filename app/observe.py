@@ -15,15 +15,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
 from app import logs, metrics
 from app.audit.models import Event
-from app.cases.models import Case
-from app.paging.models import Outbound
-from app.paging.outbox import PAGE_KINDS
+from app.event_types import EventType
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +30,22 @@ CALLBACKS = "observe_after_commit"  # session.info key: what runs once the trans
 
 # The steps an operator follows at INFO; trouble at WARNING; every other event at DEBUG.
 LEVELS = {
-    "case_opened": logging.INFO,
-    "paging": logging.INFO,
-    "page_sent": logging.INFO,
-    "acknowledged": logging.INFO,
-    "escalated": logging.INFO,
-    "emergency_paging": logging.INFO,
-    "excluded": logging.INFO,
-    "resolved": logging.INFO,
-    "escalation_ended": logging.INFO,
-    "page_failed": logging.WARNING,
-    "page_retry": logging.WARNING,
-    "message_failed": logging.WARNING,
-    "unroutable": logging.WARNING,
-    "responder_unreachable_by_sms": logging.WARNING,
-    "reporter_unreachable_by_sms": logging.WARNING,
-    "relay_not_sent": logging.WARNING,
+    EventType.CASE_OPENED: logging.INFO,
+    EventType.PAGING: logging.INFO,
+    EventType.PAGE_SENT: logging.INFO,
+    EventType.ACKNOWLEDGED: logging.INFO,
+    EventType.ESCALATED: logging.INFO,
+    EventType.EMERGENCY_PAGING: logging.INFO,
+    EventType.EXCLUDED: logging.INFO,
+    EventType.RESOLVED: logging.INFO,
+    EventType.ESCALATION_ENDED: logging.INFO,
+    EventType.PAGE_FAILED: logging.WARNING,
+    EventType.PAGE_RETRY: logging.WARNING,
+    EventType.MESSAGE_FAILED: logging.WARNING,
+    EventType.UNROUTABLE: logging.WARNING,
+    EventType.RESPONDER_UNREACHABLE_BY_SMS: logging.WARNING,
+    EventType.REPORTER_UNREACHABLE_BY_SMS: logging.WARNING,
+    EventType.RELAY_NOT_SENT: logging.WARNING,
 }
 
 
@@ -59,28 +57,6 @@ def after_commit(session: Session, fn: Callable[..., object], *args: Any) -> Non
 def step_ran(session: Session, *, due: datetime, now: datetime) -> None:
     """A due step of an escalation policy ran `now`: how late (the engine's lag)."""
     after_commit(session, metrics.ESCALATION_LATENESS.observe, (now - due).total_seconds())
-
-
-def first_page_sent(session: Session, row: Outbound, now: datetime) -> None:
-    """Observe the time from report to first page when `row` (just accepted by Twilio) is
-    its case's first page sent.
-
-    Called after the page's event is recorded: on PostgreSQL that locked the case row
-    (app.audit.log), so two workers sending a case's pages at once cannot both be first.
-    """
-    case_id = row.case_id
-    if case_id is None or row.kind not in PAGE_KINDS:
-        return
-    sent = session.scalar(
-        select(func.count()).where(
-            Outbound.case_id == case_id,
-            Outbound.kind.in_(PAGE_KINDS),
-            Outbound.sent_at.is_not(None),
-        )
-    )
-    if sent == 1:
-        opened = session.get_one(Case, case_id).opened_at
-        after_commit(session, metrics.FIRST_PAGE.observe, (now - opened).total_seconds())
 
 
 @sa_event.listens_for(Event, "after_insert")

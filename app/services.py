@@ -15,12 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cases import numbers
 from app.cases.numbers import NumberSource, random_case_numbers
 from app.db import GroupCommit, make_engine, make_sessionmaker, utcnow
-from app.paging import outbox
 from app.privacy import keys
 from app.settings import Settings
 from app.telephony.console import ConsoleTransport
 from app.telephony.spool import Spool
 from app.telephony.transport import Transport
+
+# session.info key: this process's worker's Event, set after a commit that made work (the
+# outbox's listener, app.paging.outbox.mark_new_work, which sits above and reads it).
+WAKEUP = "worker_wakeup"
 
 
 @dataclass
@@ -48,9 +51,7 @@ class Services:
         # `case_numbers` later (as the test harness does) takes effect at once.
         # And this process's worker, woken when a transaction that made work commits
         # (app.paging.outbox.mark_new_work).
-        self.sessions.configure(
-            info={numbers.SESSION_KEY: self._case_numbers, outbox.WAKEUP: self.wakeup}
-        )
+        self.sessions.configure(info={numbers.SESSION_KEY: self._case_numbers, WAKEUP: self.wakeup})
 
     def _case_numbers(self) -> Iterable[int]:
         return self.case_numbers()

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     data_key: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_DATA_KEY"))
     audit_key: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_AUDIT_KEY"))
     key_file: str | None = Field(None, validation_alias=AliasChoices("HOTLINE_KEY_FILE"))
-    # Contents of cases resolved longer ago than this are erased (app.privacy.retention);
+    # Contents of cases resolved longer ago than this are erased (app.paging.retention);
     # unset keeps them.
     retention_days: float | None = Field(
         None, gt=0, allow_inf_nan=False, validation_alias=AliasChoices("HOTLINE_RETENTION_DAYS")

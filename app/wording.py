@@ -259,7 +259,7 @@ def invalid(reason: str) -> str:
 
 def voicemail_recording(link: str) -> str:
     """Short, so the link survives the page excerpt when it is the case's first message.
-    Stored with a marker that becomes a link of each reader's own (app.voice.recordings)."""
+    Stored with a marker that becomes a link of each reader's own (app.cases.recordings)."""
     return f"Voicemail: {link}"
 
 
@@ -383,7 +383,7 @@ def spoken(text: str) -> str:
     return f"{text} Goodbye."
 
 
-# What stands where retention erased a message, a note or a page (app.privacy.retention).
+# What stands where retention erased a message, a note or a page (app.paging.retention).
 ERASED = "(erased: kept no longer than the retention period)"
 
 

@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url
 from app.api import encode_cursor
 from app.audit import chain
 from app.audit.models import Event
-from app.audit.queries import EventFilter, csv_rows
 from app.auth.access import Caller
 from app.auth.tokens import create_token
+from app.casework.events import EventFilter, csv_rows
 from app.db import make_engine, make_sessionmaker
 from app.migrate import upgrade
 from app.privacy import keys

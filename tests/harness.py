@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import Event
 from app.cases.numbers import NumberSource, sequential_case_numbers
+from app.casework.roster_load import load_roster
 from app.db import transaction
 from app.main import create_app
 from app.paging.worker import Worker
-from app.roster.load import load_roster
 from app.roster.schema import parse_roster
 from app.services import Services
 from app.settings import Settings

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.event_types import EventType
+
 GENESIS = "0" * 64  # the "previous hash" of every chain's first event
 
 
 # Detail keys that carry what people wrote about a case: kept apart, encrypted, erasable.
 PRIVATE_DETAIL = frozenset({"changes", "text", "note", "body", "transcript"})
-ERASED = "contents_erased"  # the event type that may leave private parts erased before it
+ERASED = EventType.CONTENTS_ERASED  # the event type that may leave private parts erased before it
 
 
 def canonical(

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from app.audit import chain
 from app.audit.log import SYSTEM, record
 from app.audit.models import Event
+from app.event_types import EventType
 
-CHECKPOINT = "audit_checkpoint"
+CHECKPOINT = EventType.AUDIT_CHECKPOINT
 PRINTED_HEX = 32  # 128 bits of the digest: short enough to copy into minutes or an email
 NO_CASE = "-"
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.event_types import EventType
+
 EVENT_EXAMPLE = {
     "id": 42,
     "case": 48213,
@@ -24,9 +26,8 @@ class EventOut(BaseModel):
     case: int | None = Field(description="The case number; null for events about no case")
     at: datetime = Field(description="When it happened, UTC")
     type: str = Field(
-        description="e.g. case_opened, message_received, paging, page_sent, page_delivered, "
-        "page_failed, escalated, acknowledged, excluded, relayed, resolved, record_updated, "
-        "note_added"
+        description="What happened: one of the event types listed (app.event_types.EventType)",
+        json_schema_extra={"enum": [t.value for t in EventType]},
     )
     actor: str = Field(
         description='"system", "reporter", a responder\'s name, or an API token as "name (role)"'

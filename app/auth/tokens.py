@@ -15,6 +15,7 @@ from app.audit.log import record
 from app.auth.access import CALENDAR, ROLES
 from app.auth.models import ApiToken
 from app.db import transaction
+from app.event_types import EventType
 from app.roster.models import Hotline, Responder
 
 PREFIX = "hl_"
@@ -69,7 +70,7 @@ def create_token(
         record(
             session,
             case_id=None,
-            type="token_created",
+            type=EventType.TOKEN_CREATED,
             actor=CLI,
             at=now,
             token_id=row.id,
@@ -95,7 +96,7 @@ def revoke_token(sessions: sessionmaker[Session], token_id: int, now: datetime) 
             record(
                 session,
                 case_id=None,
-                type="token_revoked",
+                type=EventType.TOKEN_REVOKED,
                 actor=CLI,
                 at=now,
                 token_id=row.id,

@@ -14,12 +14,17 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from app.audit import log
 from app.db import Base, UTCDateTime
 from app.privacy import keys
 from app.privacy.types import EncryptedText
 from app.roster.models import Hotline, Responder
+
+# A case is open until someone takes it (acknowledged) and until it is resolved.
+OPEN_STATES = ("open", "acknowledged")
 
 
 class Case(Base):
@@ -110,14 +115,14 @@ class Exclusion(Base):
 
 class Recording(Base):
     """A voicemail's recording at Twilio. Its URL never leaves the service: responders and
-    the API get a signed link to /recordings/... (app.voice.recordings)."""
+    the API get a signed link to /recordings/... (app.cases.recordings)."""
 
     __tablename__ = "recording"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
     sid: Mapped[str | None] = mapped_column(String(64))
-    # Encrypted like every report content; emptied by retention (app.privacy.retention).
+    # Encrypted like every report content; emptied by retention (app.paging.retention).
     twilio_url: Mapped[str] = mapped_column(EncryptedText)
     seconds: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -158,3 +163,8 @@ class CaseNote(Base):
     author_role: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(EncryptedText)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Every case starts its own hash chain (app.audit.log), known empty to the transaction
+# that inserts it.
+sa_event.listen(Case, "after_insert", log.new_chain)

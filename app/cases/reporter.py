@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.log import SYSTEM, record
 from app.cases.models import Case
+from app.event_types import EventType
 from app.privacy import keys
 from app.telephony import outcomes
 
@@ -59,7 +60,7 @@ def mark_unreachable(session: Session, case: Case, reason: str | None, now: date
     record(
         session,
         case_id=case.id,
-        type="reporter_unreachable_by_sms",
+        type=EventType.REPORTER_UNREACHABLE_BY_SMS,
         actor=SYSTEM,
         at=now,
         reason=reason,
@@ -86,7 +87,7 @@ def opted_in(session: Session, hotline_id: int, phone: str, now: datetime, *, wo
         record(
             session,
             case_id=case.id,
-            type="reporter_reachable_by_sms",
+            type=EventType.REPORTER_REACHABLE_BY_SMS,
             actor=SYSTEM,
             at=now,
             why=f"they texted {word}",

@@ -1,6 +1,6 @@
 """What the console's pages show, gathered through the API's own queries and rules.
 
-Every case here comes from `app.cases.queries` (list_cases, visible_case, case_detail), so a
+Every case here comes from `app.casework.queries` (list_cases, visible_case, case_detail), so a
 token sees in the console exactly what the API shows it; nothing below decides visibility.
 """
 
@@ -15,16 +15,21 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import Event
 from app.auth.access import Caller
-from app.cases import queries
-from app.cases.models import Case
+from app.cases.models import OPEN_STATES, Case
 from app.cases.schemas import CaseDetail, CaseSummary
+from app.casework import queries
 from app.console.words import NOTIFY
+from app.event_types import EventType
 from app.roster.models import Hotline
 
-OPEN_STATES = ("open", "acknowledged")
 OPEN_LIMIT = 200  # more open cases than this at once is not an event, it is a flood
 FAILED_DELIVERY = frozenset({"failed", "undelivered", "canceled", "busy", "no-answer"})
-TIER_EVENTS = ("paging", "escalated", "emergency_paging", "lead_involved")
+TIER_EVENTS = (
+    EventType.PAGING,
+    EventType.ESCALATED,
+    EventType.EMERGENCY_PAGING,
+    EventType.LEAD_INVOLVED,
+)
 
 
 @dataclass
@@ -58,9 +63,9 @@ def tier_reached(last: Event | None, tiers: int) -> str:
     if last is None:
         return "Not paged yet"
     detail = last.detail or {}
-    if last.type == "emergency_paging":
+    if last.type == EventType.EMERGENCY_PAGING:
         return "Everyone (emergency)"
-    if last.type == "lead_involved":
+    if last.type == EventType.LEAD_INVOLVED:
         return "Alternates (a lead is involved)"
     text = f"Tier {detail.get('tier', '?')} of {tiers}"
     notify = NOTIFY.get(detail.get("notify", ""))
@@ -148,7 +153,7 @@ def _paging_events(session: Session, case_ids: list[int]) -> tuple[dict[int, Eve
     for event in rows:
         assert event.case_id is not None
         latest[event.case_id] = event
-        if event.type == "lead_involved":
+        if event.type == EventType.LEAD_INVOLVED:
             flagged.add(event.case_id)
     return latest, flagged
 

@@ -2,8 +2,8 @@
 
 Thin, like the API's views: who is signed in comes from the session cookie and becomes the
 same `Caller` an API token does (app.auth.deps.caller_of); what a page shows comes from the
-API's queries (app.cases.queries, app.audit.queries), and every write calls the API's own
-functions (app.cases.record) in a transaction of the same shape, so the log and the rules
+API's queries (app.casework.queries, app.casework.events), and every write calls the API's own
+functions (app.casework.record) in a transaction of the same shape, so the log and the rules
 are one. Forms are checked against the API's schemas.
 """
 
@@ -28,21 +28,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from app.api import MAX_ID, StorableText, decode_cursor
-from app.audit import queries as audit_queries
 from app.auth.access import ADMIN, READ_ALL, Caller, may_add_note, may_edit
 from app.auth.deps import caller_of
-from app.cases import queries
-from app.cases import record as writes
 from app.cases.models import Case
 from app.cases.schemas import NoteIn, Outcome, RecordPatch, ResolveIn
+from app.casework import events as audit_queries
+from app.casework import queries
+from app.casework import record as writes
 from app.console import overview, sessions, words
 from app.db import transaction
 from app.drills import service as drill_service
 from app.drills.models import Drill
-from app.drills.views import DrillIn
-from app.roster import oncall
+from app.paging import oncall
 from app.roster.models import Hotline
 from app.services import Services, ServicesDep
+from app.web.drills import DrillIn
 
 PREFIX = "/console"
 COOKIE = "hotline_console"
@@ -615,7 +615,7 @@ def may_read_drills(caller: Caller) -> bool:
 @router.get("/oncall")
 def on_call(request: Request, svc: ServicesDep, signed: SignedInDep) -> HTMLResponse:
     """Whom a report made now would page, tier by tier, and who is on call next, per
-    hotline: app.roster.oncall, as /api/oncall asks it (any API role may read it)."""
+    hotline: app.paging.oncall, as /api/oncall asks it (any API role may read it)."""
     now = svc.clock()
     with svc.sessions() as session:
         entries = [oncall.on_call(session, h, now) for h in oncall.hotlines_for(session, None)]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from app.event_types import EventType
+
 OUTCOMES = {
     "no_action": "No action: not a violation",
     "warning": "A warning",
@@ -111,61 +113,71 @@ def _record(actor: str, d: Mapping[str, Any]) -> str:
 
 
 SENTENCES: dict[str, Callable[[str, Mapping[str, Any]], str]] = {
-    "case_opened": lambda a, d: (
+    EventType.CASE_OPENED: lambda a, d: (
         f"Case opened by {'a call' if d.get('channel') == 'voice' else 'a text'} from {a}"
     ),
-    "message_received": lambda a, d: f"Text from {a} ({d.get('chars', '?')} characters)",
-    "emergency": lambda a, d: "Marked as an emergency: an emergency word was in the report",
-    "emergency_paging": lambda a, d: (
+    EventType.MESSAGE_RECEIVED: lambda a, d: f"Text from {a} ({d.get('chars', '?')} characters)",
+    EventType.EMERGENCY: lambda a, d: "Marked as an emergency: an emergency word was in the report",
+    EventType.EMERGENCY_PAGING: lambda a, d: (
         f"Emergency: paging everyone at once ({_names(d.get('responders'))})"
     ),
-    "paging": lambda a, d: f"Paging {_tier(d)}",
-    "escalated": lambda a, d: f"Nobody acknowledged: escalated to {_tier(d)}",
-    "page_sent": lambda a, d: f"{_kind(d)} sent to {_to(d)}",
-    "message_sent": lambda a, d: f"{_kind(d)} sent to {_to(d)}",
-    "page_retry": lambda a, d: f"{_kind(d)} to {_to(d)} not sent ({d.get('error')}); trying again",
-    "message_retry": lambda a, d: (
+    EventType.PAGING: lambda a, d: f"Paging {_tier(d)}",
+    EventType.ESCALATED: lambda a, d: f"Nobody acknowledged: escalated to {_tier(d)}",
+    EventType.PAGE_SENT: lambda a, d: f"{_kind(d)} sent to {_to(d)}",
+    EventType.MESSAGE_SENT: lambda a, d: f"{_kind(d)} sent to {_to(d)}",
+    EventType.PAGE_RETRY: lambda a, d: (
         f"{_kind(d)} to {_to(d)} not sent ({d.get('error')}); trying again"
     ),
-    "page_failed": lambda a, d: (
+    EventType.MESSAGE_RETRY: lambda a, d: (
+        f"{_kind(d)} to {_to(d)} not sent ({d.get('error')}); trying again"
+    ),
+    EventType.PAGE_FAILED: lambda a, d: (
         f"{_kind(d)} to {_to(d) if d.get('to') else 'a responder'} failed "
         f"({d.get('error') or d.get('status') or 'no reason given'})"
     ),
-    "message_failed": lambda a, d: (
+    EventType.MESSAGE_FAILED: lambda a, d: (
         f"{_kind(d)} {'to ' + _to(d) + ' ' if d.get('to') else ''}failed "
         f"({d.get('error') or d.get('status') or 'no reason given'})"
     ),
-    "page_delivered": lambda a, d: "A page was delivered (confirmed by the carrier)",
-    "message_delivered": lambda a, d: "A message was delivered (confirmed by the carrier)",
-    "escalation_ended": lambda a, d: "Escalation ended: the policy has run its course",
-    "unroutable": lambda a, d: "Nobody eligible is left to page",
-    "excluded": lambda a, d: (
+    EventType.PAGE_DELIVERED: lambda a, d: "A page was delivered (confirmed by the carrier)",
+    EventType.MESSAGE_DELIVERED: lambda a, d: "A message was delivered (confirmed by the carrier)",
+    EventType.ESCALATION_ENDED: lambda a, d: "Escalation ended: the policy has run its course",
+    EventType.UNROUTABLE: lambda a, d: "Nobody eligible is left to page",
+    EventType.EXCLUDED: lambda a, d: (
         f"{d.get('responder', 'A responder')} excluded from the case: "
         f"{exclusion_reason(str(d.get('reason', '')))}"
     ),
-    "routable_again": lambda a, d: "Someone eligible can be paged again: escalation resumes",
-    "responder_reachable_by_sms": lambda a, d: f"{d.get('responder')} can be reached by SMS again",
-    "reopened": lambda a, d: "Case reopened",
-    "acknowledged": lambda a, d: f"{a} acknowledged the case{_via(d)}",
-    "relayed": lambda a, d: f"{a} replied to the reporter ({d.get('chars', '?')} characters)",
-    "resolved": _resolved,
-    "record_updated": _record,
-    "note_added": lambda a, d: f"{a} added a note",
-    "new_case_limited": lambda a, d: (
+    EventType.ROUTABLE_AGAIN: lambda a, d: (
+        "Someone eligible can be paged again: escalation resumes"
+    ),
+    EventType.RESPONDER_REACHABLE_BY_SMS: lambda a, d: (
+        f"{d.get('responder')} can be reached by SMS again"
+    ),
+    EventType.REOPENED: lambda a, d: "Case reopened",
+    EventType.ACKNOWLEDGED: lambda a, d: f"{a} acknowledged the case{_via(d)}",
+    EventType.RELAYED: lambda a, d: (
+        f"{a} replied to the reporter ({d.get('chars', '?')} characters)"
+    ),
+    EventType.RESOLVED: _resolved,
+    EventType.RECORD_UPDATED: _record,
+    EventType.NOTE_ADDED: lambda a, d: f"{a} added a note",
+    EventType.NEW_CASE_LIMITED: lambda a, d: (
         f"A new report joined this case: its sender opened {d.get('opened_last_minute')} "
         "cases within a minute"
     ),
-    "received_during_outage": lambda a, d: (
+    EventType.RECEIVED_DURING_OUTAGE: lambda a, d: (
         f"Received at {d.get('received_at')} while the database was unreachable, replayed later"
     ),
-    "responder_unreachable_by_sms": lambda a, d: (
+    EventType.RESPONDER_UNREACHABLE_BY_SMS: lambda a, d: (
         f"{d.get('responder')} cannot be reached by SMS ({d.get('reason')}): paged by call instead"
     ),
-    "lead_involved": lambda a, d: "The caller said a lead is involved: only alternates are paged",
-    "call_received": lambda a, d: (
+    EventType.LEAD_INVOLVED: lambda a, d: (
+        "The caller said a lead is involved: only alternates are paged"
+    ),
+    EventType.CALL_RECEIVED: lambda a, d: (
         f"Call from {a}" + (" (joined the open case)" if d.get("joined") else "")
     ),
-    "call_ringing": lambda a, d: (
+    EventType.CALL_RINGING: lambda a, d: (
         f"Ringing {_names(d.get('responders'))}"
         + (
             f"; paged by text instead: {_names(d['paged_instead'])}"
@@ -173,21 +185,25 @@ SENTENCES: dict[str, Callable[[str, Mapping[str, Any]], str]] = {
             else ""
         )
     ),
-    "call_fallback": lambda a, d: f"The text page could not be delivered: calling {d.get('to')}",
-    "call_status": lambda a, d: (
+    EventType.CALL_FALLBACK: lambda a, d: (
+        f"The text page could not be delivered: calling {d.get('to')}"
+    ),
+    EventType.CALL_STATUS: lambda a, d: (
         f"Call to {d.get('to') or 'a responder'}: {words(str(d.get('status', ''))).lower()}"
     ),
-    "call_not_accepted": lambda a, d: f"{a} answered the call without pressing 1",
-    "call_leg_ended": lambda a, d: f"Call leg to {d.get('responder')} ended ({d.get('status')})",
-    "call_dial_ended": lambda a, d: f"Ringing ended ({d.get('status')})",
-    "page_unanswered": lambda a, d: (
+    EventType.CALL_NOT_ACCEPTED: lambda a, d: f"{a} answered the call without pressing 1",
+    EventType.CALL_LEG_ENDED: lambda a, d: (
+        f"Call leg to {d.get('responder')} ended ({d.get('status')})"
+    ),
+    EventType.CALL_DIAL_ENDED: lambda a, d: f"Ringing ended ({d.get('status')})",
+    EventType.PAGE_UNANSWERED: lambda a, d: (
         f"Nobody took the call page to {d.get('to')} ({d.get('status')})"
     ),
-    "voicemail_recorded": lambda a, d: f"Voicemail left ({d.get('seconds')} seconds)",
-    "voicemail_missing": lambda a, d: "The voicemail recording could not be fetched",
-    "voicemail_transcription_failed": lambda a, d: "The voicemail could not be transcribed",
-    "token_created": lambda a, d: f"API token {d.get('name')} ({d.get('role')}) created",
-    "token_revoked": lambda a, d: f"API token {d.get('name')} ({d.get('role')}) revoked",
+    EventType.VOICEMAIL_RECORDED: lambda a, d: f"Voicemail left ({d.get('seconds')} seconds)",
+    EventType.VOICEMAIL_MISSING: lambda a, d: "The voicemail recording could not be fetched",
+    EventType.VOICEMAIL_TRANSCRIPTION_FAILED: lambda a, d: "The voicemail could not be transcribed",
+    EventType.TOKEN_CREATED: lambda a, d: f"API token {d.get('name')} ({d.get('role')}) created",
+    EventType.TOKEN_REVOKED: lambda a, d: f"API token {d.get('name')} ({d.get('role')}) revoked",
 }
 
 

@@ -20,6 +20,7 @@ from app import wording
 from app.audit.log import SYSTEM, record
 from app.drills.models import Drill, DrillCheck
 from app.drills.rules import CheckState, check_result, error_code
+from app.event_types import EventType
 from app.paging.models import Outbound
 from app.paging.outbox import DRILL_CALL, DRILL_SMS, VERIFY_SMS, enqueue
 from app.roster.models import Hotline, Responder
@@ -91,7 +92,7 @@ def start_drill(
     record(
         session,
         case_id=None,
-        type="drill_started",
+        type=EventType.DRILL_STARTED,
         actor=by,
         at=now,
         drill=drill.id,
@@ -125,7 +126,7 @@ def queue_verification(
     record(
         session,
         case_id=None,
-        type="verification_queued",
+        type=EventType.VERIFICATION_QUEUED,
         actor=SYSTEM,
         at=now,
         drill=drill.id,
@@ -203,7 +204,7 @@ def _answered(
     record(
         session,
         case_id=None,
-        type="drill_answered",
+        type=EventType.DRILL_ANSWERED,
         actor=responder.name,
         at=now,
         drill=drill.id,
@@ -233,17 +234,6 @@ def answer_call(session: Session, outbound_id: int, digits: str, now: datetime) 
     check, _ = found
     _answered(session, check, session.get_one(Responder, check.responder_id), now, via="voice")
     return True
-
-
-def call_progress(row: Outbound, status: str, code: str | None) -> None:
-    """A test call's status callback: kept on its row (forward only), never escalated."""
-    from app.voice.pages import CALL_FAILED, CALL_ORDER
-
-    if status not in CALL_ORDER or CALL_ORDER[status] <= CALL_ORDER.get(row.status, 0):
-        return
-    row.status = status
-    if status in CALL_FAILED:
-        row.error = f"{status} (code {code})" if code else status
 
 
 # --- the table -------------------------------------------------------------------------

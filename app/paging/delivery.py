@@ -1,6 +1,6 @@
 """Delivery reports for what the service sent: a row's status moves forward only, and a
 page that could not be delivered falls back (an SMS page to a call, a call page to the next
-tier, app.voice.pages).
+tier, app.paging.fallback).
 
 Twilio can report on a message before the dispatcher has stored its SID (the send and the
 callback race). Such a report is kept (`EarlyStatus`) and applied the moment the SID is
@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 from app.audit.log import SYSTEM, record
 from app.cases import reporter
 from app.cases.models import Case
+from app.event_types import EventType
+from app.paging import fallback
 from app.paging.models import Outbound
-from app.paging.outbox import DRILL_CALL, PROVIDER_ORDER
+from app.paging.outbox import CALL_PAGE, DRILL_CALL, PROVIDER_ORDER, failure
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Responder
 from app.telephony import outcomes
 from app.telephony.models import EarlyStatus
-from app.voice import pages
 
 EARLY_KEPT = timedelta(days=1)
 
@@ -89,12 +90,10 @@ def progress(
     code: str | None = None,
     seconds: str | None = None,
 ) -> bool:
-    if row.kind == pages.CALL_PAGE:
-        return pages.call_progress(session, row, status, now, code=code, seconds=seconds)
+    if row.kind == CALL_PAGE:
+        return fallback.call_progress(session, row, status, now, code=code, seconds=seconds)
     if row.kind == DRILL_CALL:
-        from app.drills.service import call_progress
-
-        call_progress(row, status, code)  # a drill's test call: never escalates
+        fallback.call_moved(row, status, code)  # a drill's test call: never escalates
         return False
     return _message_progress(session, row, status, code, now)
 
@@ -114,18 +113,18 @@ def _message_progress(
         record(
             session,
             case_id=row.case_id,
-            type=f"{prefix}_delivered",
+            type=EventType(f"{prefix}_delivered"),
             actor=SYSTEM,
             at=now,
             outbound_id=row.id,
             sid=row.provider_sid,
         )
     elif status in outcomes.MESSAGE_FAILED:
-        row.error = f"{status} (code {code})" if code else status
+        row.error = failure(status, code)
         record(
             session,
             case_id=row.case_id,
-            type=f"{prefix}_failed",
+            type=EventType(f"{prefix}_failed"),
             actor=SYSTEM,
             at=now,
             outbound_id=row.id,
@@ -146,5 +145,5 @@ def _message_progress(
         # A page that expired in Twilio's queue (30036) says nothing about its reader: it
         # falls back to a call without marking them unreachable by SMS.
         expired = outcomes.delivery_failure(code) is outcomes.Verdict.EXPIRED
-        return pages.call_instead(session, row, now, unreachable=not expired)
+        return fallback.call_instead(session, row, now, unreachable=not expired)
     return False

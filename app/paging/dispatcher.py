@@ -23,12 +23,14 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.log import SYSTEM, chain_heads, record
-from app.cases import reporter
+from app.cases import recordings, reporter
 from app.cases.models import Case
+from app.cases.recordings import Bearer
 from app.db import is_sqlite
-from app.observe import first_page_sent
-from app.paging import delivery
+from app.event_types import EventType
+from app.paging import delivery, fallback
 from app.paging.engine import Audience, audiences
+from app.paging.latency import first_page_sent
 from app.paging.models import Outbound
 from app.paging.outbox import (
     CALL_PAGE,
@@ -41,15 +43,14 @@ from app.paging.outbox import (
     PAGE_KINDS,
     PENDING,
     PROVIDER_ORDER,
+    failure,
 )
 from app.paging.reachability import mark_unreachable, unreachable_among
+from app.paging.urls import drill_call_url, page_url
 from app.roster.models import Responder
 from app.telephony import outcomes
 from app.telephony.transport import SendError, Sent, Transport
-from app.voice import pages, recordings
-from app.voice.recordings import Bearer
-from app.voice.twiml import RING_SECONDS
-from app.voice.urls import drill_call_url, page_url
+from app.telephony.twiml import RING_SECONDS
 from app.wording import fit_sms
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ MAX_BACKOFF_SECONDS = 120.0
 BATCH = 100  # rows per claim; never more than the sender has room for
 # Pages only matter while nobody has the case; emergency notices until it is resolved.
 # A reporter's follow-up is owed whatever happens to the case meanwhile: one held back a
-# minute (app.cases.service.append_report) still reaches whoever it was for.
+# minute (app.casework.intake.append_report) still reaches whoever it was for.
 OWED_WHILE = {
     "page": ("open",),
     CALL_PAGE: ("open",),
@@ -189,7 +190,7 @@ class _Owed:
             return f"case is {aud.case.status}"
         if row.responder_id is not None and row.kind not in PAGE_KINDS:
             # A notice is no page: it has no fallback, and sending it to someone who opted
-            # out only fails again (21610). Pages still go, by call (app.voice.pages).
+            # out only fails again (21610). Pages still go, by call (app.paging.fallback).
             if row.responder_id in self.cannot_text:
                 return "responder cannot receive SMS"
         elif row.responder_id is None and row.to_phone == aud.case.reporter_phone:
@@ -210,7 +211,7 @@ def send(
 ) -> Sent | SendError:
     """Hand one message or call to the transport; its status callbacks come to
     /twilio/status, and a call fetches its TwiML from this service too. A voicemail in the
-    text becomes a link made now for this recipient alone (app.voice.recordings)."""
+    text becomes a link made now for this recipient alone (app.cases.recordings)."""
     options = options or SendOptions()
     status_callback = public_url + STATUS_PATH
     try:
@@ -275,7 +276,7 @@ def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: date
         record(
             session,
             case_id=row.case_id,
-            type=f"{prefix}_sent",
+            type=EventType(f"{prefix}_sent"),
             actor=SYSTEM,
             at=now,
             sid=outcome.sid,
@@ -286,14 +287,14 @@ def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: date
         delivery.apply_early(session, row, now)
         return
     detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
-    row.error = f"{outcome.reason} (code {outcome.code})" if outcome.code else outcome.reason
+    row.error = failure(outcome.reason, outcome.code)
     if outcome.retryable and claim.attempt < MAX_ATTEMPTS:
         row.status = PENDING
         row.next_attempt_at = now + backoff(claim.attempt)
         record(
             session,
             case_id=row.case_id,
-            type=f"{prefix}_retry",
+            type=EventType(f"{prefix}_retry"),
             actor=SYSTEM,
             at=now,
             next_attempt_at=row.next_attempt_at.isoformat(),
@@ -302,7 +303,14 @@ def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: date
         log.warning("outbound %s failed (%s), retrying", row.id, outcome.reason)
         return
     row.status = FAILED
-    record(session, case_id=row.case_id, type=f"{prefix}_failed", actor=SYSTEM, at=now, **detail)
+    record(
+        session,
+        case_id=row.case_id,
+        type=EventType(f"{prefix}_failed"),
+        actor=SYSTEM,
+        at=now,
+        **detail,
+    )
     log.error("outbound %s failed for good (%s)", row.id, outcome.reason)
     if outcomes.no_texts_reason(outcome.code) is not None:
         # A permanent refusal that says this person cannot get texts from us at all.
@@ -310,16 +318,16 @@ def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: date
     # Failing for good is not the end of a page: an SMS page becomes a call, a call
     # page hands the case to the next tier at once.
     if row.kind == "page":
-        pages.call_instead(session, row, now)
+        fallback.call_instead(session, row, now)
     elif row.kind == CALL_PAGE:
-        pages.call_unanswered(session, row, now, status=FAILED)
+        fallback.call_unanswered(session, row, now, status=FAILED)
 
 
 def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> None:
     """Twilio says this person cannot get our texts (opted out, not a mobile, invalid):
     a responder's notices stop (pages fall back below); a reporter is marked on the case."""
     if row.responder_id is not None:
-        if row.kind not in PAGE_KINDS:  # a page marks them in pages.call_instead
+        if row.kind not in PAGE_KINDS:  # a page marks them in fallback.call_instead
             mark_unreachable(session, row.responder_id, row.error or "", now, case_id=row.case_id)
     elif row.case_id is not None:
         case = session.get_one(Case, row.case_id)

@@ -15,26 +15,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.roster.people import Person, Span
+
 LEAD = "lead"
 ALTERNATE = "alternate"
 TARGETS = ("on_call_leads", "all_leads", "alternates")
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    id: int
-    role: str
-    phone: str
-    active: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A shift: the responder is on call from `start` (inclusive) to `end` (exclusive)."""
-
-    responder_id: int
-    start: datetime
-    end: datetime
 
 
 def may_hear(
@@ -113,10 +98,3 @@ def eligible(
     candidates: Iterable[Person], excluded: Collection[int], reporter_phone: str | None
 ) -> list[Person]:
     return [p for p in candidates if may_hear(p, excluded, reporter_phone)]
-
-
-def everyone(
-    people: Sequence[Person], excluded: Collection[int], reporter_phone: str | None
-) -> list[Person]:
-    """Every eligible lead and alternate: whom an emergency pages at once."""
-    return eligible(people, excluded, reporter_phone)

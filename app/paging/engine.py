@@ -15,6 +15,7 @@ from app import wording
 from app.audit.log import SYSTEM, chain_heads, record
 from app.cases.models import Case, Exclusion, Message
 from app.db import is_sqlite
+from app.event_types import EventType
 from app.observe import step_ran
 from app.paging import escalation, outbox
 from app.paging.eligibility import CaseAudience, Person, Span
@@ -311,7 +312,7 @@ def advance_all(session: Session, cases: Sequence[Case], now: datetime) -> None:
         step_ran(session, due=case.next_due_at, now=now)
         if case.next_step >= escalation.step_count(case.policy):
             stop_clock(case)
-            record(session, case_id=case.id, type="escalation_ended", actor=SYSTEM, at=now)
+            record(session, case_id=case.id, type=EventType.ESCALATION_ENDED, actor=SYSTEM, at=now)
             continue
         aud = auds[case.id]
         plan = escalation.plan_step(case.policy, case.next_step, aud.rule, aud.spans, now)
@@ -319,7 +320,7 @@ def advance_all(session: Session, cases: Sequence[Case], now: datetime) -> None:
             stop_clock(case)
             if not case.unroutable:
                 case.unroutable = True
-                record(session, case_id=case.id, type="unroutable", actor=SYSTEM, at=now)
+                record(session, case_id=case.id, type=EventType.UNROUTABLE, actor=SYSTEM, at=now)
             continue
         planned.append((case, plan))
     orders = [PageOrder(auds[c.id], list(plan.recipients), plan.step) for c, plan in planned]
@@ -329,7 +330,7 @@ def advance_all(session: Session, cases: Sequence[Case], now: datetime) -> None:
         record(
             session,
             case_id=case.id,
-            type="escalated" if plan.step > 0 else "paging",
+            type=EventType.ESCALATED if plan.step > 0 else EventType.PAGING,
             actor=SYSTEM,
             at=now,
             step=plan.step,
@@ -341,7 +342,7 @@ def advance_all(session: Session, cases: Sequence[Case], now: datetime) -> None:
             responders=[auds[case.id].names[p.id] for p in queued],
         )
         if step_done(case, plan.step) is None:
-            record(session, case_id=case.id, type="escalation_ended", actor=SYSTEM, at=now)
+            record(session, case_id=case.id, type=EventType.ESCALATION_ENDED, actor=SYSTEM, at=now)
 
 
 def page_everyone(
@@ -355,7 +356,7 @@ def page_everyone(
     if not recipients:
         if not case.unroutable:
             case.unroutable = True
-            record(session, case_id=case.id, type="unroutable", actor=SYSTEM, at=now)
+            record(session, case_id=case.id, type=EventType.UNROUTABLE, actor=SYSTEM, at=now)
         return
     if case.status == "open":
         queued = queue_pages(session, aud, recipients, "emergency", now, report=report)
@@ -364,7 +365,7 @@ def page_everyone(
     record(
         session,
         case_id=case.id,
-        type="emergency_paging",
+        type=EventType.EMERGENCY_PAGING,
         actor=SYSTEM,
         at=now,
         responders=[aud.names[p.id] for p in queued],

@@ -12,6 +12,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.paging.models import Outbound
+from app.services import WAKEUP
+from app.telephony.webhook import receive_work
 from app.wording import fit_sms
 
 PENDING = "pending"  # owed, not yet handed to the provider
@@ -34,7 +36,7 @@ PROVIDER_ORDER = {
 }
 
 
-CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages)
+CALL_PAGE = "call_page"  # a page read out by a voice call (app.voice.pages, app.paging.fallback)
 PAGE_KINDS = ("page", CALL_PAGE)
 # An emergency word on a case someone already holds: everyone eligible hears it at once.
 EMERGENCY_NOTICE = "emergency"
@@ -45,8 +47,13 @@ DRILL_CALL = "drill_call"
 VERIFY_SMS = "verify"
 
 NEW_WORK = "new_work"  # session.info flag: this transaction gave the worker something to do
-WAKEUP = "worker_wakeup"  # session.info: this process's worker's Event (app.services)
 CHANNEL = "hotline_work"  # PostgreSQL NOTIFY channel the workers listen on
+
+
+def failure(reason: str, code: object = None) -> str:
+    """How a failed send or call is written on its row: the reason, with Twilio's error code
+    when it gave one ("undelivered (code 30006)")."""
+    return f"{reason} (code {code})" if code else reason
 
 
 def mark_new_work(session: Session) -> None:
@@ -54,6 +61,15 @@ def mark_new_work(session: Session) -> None:
     every write that owes a message or makes a step due says so. On commit PostgreSQL
     notifies the workers of other processes, and this process's worker is woken."""
     session.info[NEW_WORK] = True
+
+
+def webhook_made_work(session: Session) -> None:
+    """A webhook's handler says it made work the outbox did not queue (a step come due)."""
+    mark_new_work(session)
+
+
+# Twilio's adapter tells this of every webhook that made work, without importing paging.
+receive_work(webhook_made_work)
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -150,7 +166,7 @@ def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 def page_key(case_id: int, responder_id: int, step: int | str, paging_round: int = 0) -> str:
     """One page per (case, responder, step) in each paging round: a case whose holder left
-    it pages its policy again from the start (app.cases.service._reopen)."""
+    it pages its policy again from the start (app.casework.conflicts._reopen)."""
     key = f"page:{case_id}:{responder_id}:{step}"
     return key if not paging_round else f"{key}:r{paging_round}"
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.log import SYSTEM, record
+from app.event_types import EventType
 from app.roster.models import Responder
 
 
@@ -25,7 +26,7 @@ def mark_unreachable(
     record(
         session,
         case_id=case_id,
-        type="responder_unreachable_by_sms",
+        type=EventType.RESPONDER_UNREACHABLE_BY_SMS,
         actor=SYSTEM,
         at=now,
         responder=responder.name,
@@ -41,7 +42,7 @@ def mark_reachable(session: Session, responder: Responder, now: datetime, *, why
     record(
         session,
         case_id=None,
-        type="responder_reachable_by_sms",
+        type=EventType.RESPONDER_REACHABLE_BY_SMS,
         actor=SYSTEM,
         at=now,
         responder=responder.name,

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from app import heartbeat, metrics
 from app.db import is_sqlite
-from app.paging import dispatcher, engine
+from app.paging import dispatcher, engine, retention
 from app.paging.outbox import CHANNEL
-from app.privacy import retention
 from app.services import Services
 
 log = logging.getLogger(__name__)

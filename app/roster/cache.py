@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.paging.eligibility import Person, Span
 from app.roster.models import Hotline, Responder, Shift
-from app.sms.report import Named
+from app.roster.people import Named, Person, Span
 
 
 @dataclass(frozen=True, slots=True)

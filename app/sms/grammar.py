@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from app.telephony.carrier import OPT_OUT_KEYWORDS, carrier_word
+
 MAX_CASE_DIGITS = 9
 """Longer numbers are no case number; the limit also keeps int() away from huge digit runs."""
 
@@ -88,18 +90,6 @@ class Invalid:
 
 Command: TypeAlias = Ack | Recuse | Reply | Resolve | Status | Help | New | CarrierKeyword | Invalid
 
-OPT_OUT_KEYWORDS: frozenset[str] = frozenset(
-    # Twilio's defaults, including REVOKE and OPTOUT added for the 2025 FCC consent rules
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-"""Single words after which Twilio refuses to deliver to the sender (error 21610)."""
-
-OPT_IN_KEYWORDS: frozenset[str] = frozenset({"START", "YES", "UNSTOP"})
-"""Single words that undo an opt-out."""
-
-CARRIER_KEYWORDS: frozenset[str] = OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS
-"""Single-word messages that belong to the carrier/Twilio and are never commands."""
-
 _KEYWORDS: dict[str, str] = {
     "ACK": "ACK",
     "A": "ACK",
@@ -143,7 +133,7 @@ def parse_command(body: str) -> Command:
     start, end = _strip_span(norm)
     if start == end:
         return Help()
-    carrier = _carrier_word(norm[start:end])
+    carrier = carrier_word(norm[start:end])
     if carrier is not None:
         return CarrierKeyword(carrier)
 
@@ -244,17 +234,6 @@ def _is_punct_or_symbol(char: str) -> bool:
 def _ends_keyword(char: str) -> bool:
     """May `char` follow a keyword? Whitespace, '#', a digit, punctuation or a symbol."""
     return char.isspace() or char.isdecimal() or _is_punct_or_symbol(char)
-
-
-def _carrier_word(core: str) -> str | None:
-    """The carrier keyword `core` consists of ("Stop.", " stop! "), else None."""
-    end = len(core)
-    while end > 0 and (core[end - 1].isspace() or unicodedata.category(core[end - 1])[0] == "P"):
-        end -= 1
-    word = core[:end]
-    if word.isascii() and word.upper() in CARRIER_KEYWORDS:
-        return word.upper()
-    return None
 
 
 def _is_bare(rest: str) -> bool:

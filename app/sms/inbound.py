@@ -10,26 +10,27 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app import wording
-from app.cases import reporter, service
+from app.cases import reporter
 from app.cases.models import Case
+from app.cases.report import is_emergency
+from app.casework import commands, intake
 from app.paging import escalation
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Hotline, Responder
 from app.sms import grammar
-from app.sms.report import is_emergency
 
 
 def from_reporter(
     session: Session, hotline: Hotline, phone: str, body: str, now: datetime, *, new_limit: int
 ) -> str | None:
     """Open a case or add to the sender's open one; None means answer nothing."""
-    case = service.find_open_case(session, hotline.id, phone)
+    case = intake.find_open_case(session, hotline.id, phone)
     keyword = grammar.parse_command(body)
     if isinstance(keyword, grammar.CarrierKeyword):
         # STOP, START and friends belong to the carrier, which answers them: never a new
         # report, never answered by us; on an open case they are kept as the reporter's words.
         if case is not None:
-            service.append_report(session, case, body, now)
+            intake.append_report(session, case, body, now)
         # Twilio now blocks (or unblocks) every text from this number to them.
         if keyword.opts_out:
             reporter.opted_out(session, hotline.id, phone, now)
@@ -37,16 +38,16 @@ def from_reporter(
             reporter.opted_in(session, hotline.id, phone, now, word=keyword.word)
         return None
     if case is None:
-        case = service.case_to_join(session, hotline.id, phone, now, new_limit)
+        case = intake.case_to_join(session, hotline.id, phone, now, new_limit)
     if not hotline.active:
         return _to_retired_hotline(session, hotline, case, phone, body, now)
     if case is None:
-        case = service.open_case(
+        case = intake.open_case(
             session, hotline, reporter_phone=phone, channel="sms", body=body, now=now
         )
         answer = wording.report_received(hotline.name, case.id, hotline.safety_info)
     else:
-        service.append_report(session, case, body, now)
+        intake.append_report(session, case, body, now)
         answer = wording.report_appended(case.id, hotline.safety_info)
     if is_emergency(body):
         answer = wording.emergency_answer(answer, hotline.emergency_info)
@@ -59,7 +60,7 @@ def _to_retired_hotline(
     """A hotline the roster no longer has is never silent: a report opens a case that pages
     its alternates, and the answer carries its emergency information."""
     if case is None:
-        case = service.open_case(
+        case = intake.open_case(
             session,
             hotline,
             reporter_phone=phone,
@@ -69,7 +70,7 @@ def _to_retired_hotline(
             policy=escalation.retired_policy(hotline.policy),
         )
         return wording.retired_report_received(hotline.name, case.id, hotline.emergency_info)
-    service.append_report(session, case, body, now)
+    intake.append_report(session, case, body, now)
     return wording.retired_report_appended(case.id, hotline.emergency_info)
 
 
@@ -101,13 +102,13 @@ def from_responder(
         case grammar.Help():
             return grammar.HELP_TEXT
         case grammar.Status():
-            return wording.status_list(service.open_cases_of(session, hotline, responder))
+            return wording.status_list(commands.open_cases_of(session, hotline, responder))
         case grammar.New(text=text):
-            joined = service.case_to_join(session, hotline.id, responder.phone, now, new_limit)
+            joined = intake.case_to_join(session, hotline.id, responder.phone, now, new_limit)
             if joined is not None:
-                service.add_text(session, joined, text, now, actor=responder.name)
+                intake.add_text(session, joined, text, now, actor=responder.name)
                 return wording.report_appended(joined.id, hotline.safety_info)
-            case = service.open_case(
+            case = intake.open_case(
                 session,
                 hotline,
                 reporter_phone=responder.phone,
@@ -118,7 +119,7 @@ def from_responder(
             )
             return wording.report_received(hotline.name, case.id, hotline.safety_info)
         case grammar.Ack(case=None):
-            pending = service.pending_for(session, hotline, responder)
+            pending = commands.pending_for(session, hotline, responder)
             if len(pending) != 1:
                 return wording.which_pending(pending) if pending else wording.nothing_pending()
             return _about_case(session, hotline, responder, grammar.Ack(pending[0]), now)
@@ -135,15 +136,15 @@ def _about_case(
     now: datetime,
 ) -> str:
     assert command.case is not None
-    case = service.visible_case(session, hotline, responder, command.case)
+    case = commands.visible_case(session, hotline, responder, command.case)
     if case is None:
         return wording.no_such_case(command.case)
     match command:
         case grammar.Ack():
-            return service.acknowledge(session, case, responder, now, via="sms")
+            return commands.acknowledge(session, case, responder, now, via="sms")
         case grammar.Recuse():
-            return service.recuse(session, case, responder, now)
+            return commands.recuse(session, case, responder, now)
         case grammar.Resolve():
-            return service.resolve(session, case, responder, now)
+            return commands.resolve(session, case, responder, now)
         case grammar.Reply(text=text):
-            return service.relay(session, case, responder, text, now)
+            return commands.relay(session, case, responder, text, now)

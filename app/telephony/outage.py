@@ -41,18 +41,19 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app import wording
 from app.metrics import OUTCOME
 from app.roster.cache import Contact, contact_of, remember_all
-from app.services import Services, from_request
-from app.sms import grammar
+from app.telephony import twiml as voice_twiml
+from app.telephony.carrier import carrier_keyword_in
 from app.telephony.spool import Entry, ReplayResult
 from app.telephony.webhook import (
     EMPTY_TWIML,
     SIGNED_WEBHOOK,
+    Services,
     SignedWebhook,
     cleaned,
+    from_request,
     replaying,
     twiml,
 )
-from app.voice import twiml as voice_twiml
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _contact(*numbers: str | None) -> Contact | None:
 
 
 def sms_answer(form: dict[str, str], kept: bool) -> str:
-    if isinstance(grammar.parse_command(form.get("Body", "")), grammar.CarrierKeyword):
+    if carrier_keyword_in(form.get("Body", "")) is not None:
         return EMPTY_TWIML  # STOP and friends are the carrier's to answer, outage or not
     contact = _contact(form.get("To"))
     name, info = (contact.name, contact.emergency_info) if contact else (None, None)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request, Response
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.services import Services, from_request
+from app.db import GroupCommit
+from app.event_types import EventType
+from app.settings import Settings
 from app.telephony.models import WebhookReceipt
 from app.telephony.signature import (
     SIGNATURE_HEADER,
@@ -23,6 +27,46 @@ from app.telephony.signature import (
     is_valid,
     secret_for,
 )
+from app.telephony.spool import Spool
+
+
+class Services(Protocol):
+    """What Twilio's adapter uses of the process's long-lived parts. app.services.Services
+    has them all; telephony names only this, so it never imports the layers above it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def commits(self) -> GroupCommit[Any]: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def spool(self) -> Spool: ...
+    @property
+    def wakeup(self) -> threading.Event: ...
+
+
+def from_request(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+#: Told about every webhook whose handler says it created work, in its transaction (work
+#: queued through the outbox says so itself). The paging domain registers the receiver that
+#: wakes the workers when the transaction commits (app.paging.outbox.mark_new_work): the one
+#: after-commit wake-up, which telephony never imports.
+WorkMade = Callable[[Session], None]
+_work_receivers: list[WorkMade] = []
+
+
+def receive_work(receiver: WorkMade) -> None:
+    """Register a receiver (once) for every webhook that created work."""
+    if receiver not in _work_receivers:
+        _work_receivers.append(receiver)
+
 
 TWIML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
@@ -125,24 +169,20 @@ async def answer_once(
     unit = _unit(svc, sid, kind, handle)
     try:
         if svc.commits.writers:
-            answer, work = await asyncio.wrap_future(svc.commits.submit(unit))
-        else:
-            answer, work = await run_in_threadpool(svc.commits.run, unit)
+            return await asyncio.wrap_future(svc.commits.submit(unit))
+        return await run_in_threadpool(svc.commits.run, unit)
     except IntegrityError as error:
         return _answered_before(svc, sid, error)
-    if work:
-        svc.wakeup.set()
-    return answer
 
 
 def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]) -> str:
     """Run `handle` at most once per Twilio SID and answer a retry as the first time.
 
     `handle` returns the TwiML answer and whether it created work for the worker (work
-    queued through app.paging.outbox is noticed by itself). The receipt is written in the
-    same transaction as everything `handle` does: both or neither. The transaction is
-    committed together with the webhooks that arrived beside it (app.db.GroupCommit), and
-    the answer is given only after that COMMIT.
+    queued through app.paging.outbox marks itself); the workers wake after the COMMIT. The
+    receipt is written in the same transaction as everything `handle` does: both or neither. The
+    transaction is committed together with the webhooks that arrived beside it
+    (app.db.GroupCommit), and the answer is given only after that COMMIT.
 
     When the webhook is replayed from the outage spool (`replaying` is set), each case it
     touched also gets a `received_during_outage` event with the time Twilio sent it, in the
@@ -150,27 +190,21 @@ def once(svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[s
     """
     unit = _unit(svc, sid, kind, handle)
     try:
-        answer, work = svc.commits.run(unit)
+        return svc.commits.run(unit)
     except IntegrityError as error:
         return _answered_before(svc, sid, error)
-    if work:
-        svc.wakeup.set()
-    return answer
 
 
 def _unit(
     svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]
-) -> Callable[[Session], tuple[str, bool]]:
+) -> Callable[[Session], str]:
     """The webhook's unit of work for the group commit: safe to run again (it writes only
     through its session), which the commit's one-by-one fallback relies on."""
     from app.audit.log import WRITTEN
-    from app.paging.outbox import NEW_WORK, mark_new_work
 
     received_at = replaying.get()  # read here: the unit runs in the writer's thread
 
-    def unit(session: Session) -> tuple[str, bool]:
-        # The session may have carried other webhooks before this one in its transaction.
-        session.info.pop(NEW_WORK, None)
+    def unit(session: Session) -> str:
         session.info.pop(WRITTEN, None)
         answer, work = handle(session)
         if received_at is not None:
@@ -179,10 +213,10 @@ def _unit(
         # delivery paying for a lookup.
         session.add(WebhookReceipt(sid=sid, kind=kind, received_at=svc.clock(), answer=answer))
         session.flush()
-        work = work or session.info.pop(NEW_WORK, False)
         if work:
-            mark_new_work(session)  # NOTIFY on commit (app.paging.outbox)
-        return answer, work
+            for receiver in _work_receivers:
+                receiver(session)
+        return answer
 
     return unit
 
@@ -204,7 +238,7 @@ def _note_delay(session: Session, sid: str, received_at: datetime, now: datetime
         record(
             session,
             case_id=case_id,
-            type="received_during_outage",
+            type=EventType.RECEIVED_DURING_OUTAGE,
             actor=SYSTEM,
             at=now,
             sid=sid,

@@ -18,17 +18,18 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.audit.log import REPORTER, SYSTEM, record
-from app.cases import service
-from app.cases.models import Case, Exclusion, Recording
+from app.cases.models import OPEN_STATES, Case, Exclusion, Recording
+from app.cases.recordings import marker
 from app.cases.reporter import WITHHELD
+from app.casework import commands, conflicts, intake
+from app.event_types import EventType
 from app.paging import outbox
 from app.paging.engine import audience, queue_pages
+from app.paging.urls import CallUrls
 from app.roster.models import Hotline, Responder
+from app.telephony import twiml
 from app.telephony.webhook import EMPTY_TWIML, replaying
-from app.voice import twiml
-from app.voice.recordings import marker
 from app.voice.ringing import ring_plan
-from app.voice.urls import CallUrls
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def not_accepted(
     record(
         session,
         case_id=case.id,
-        type="call_not_accepted",
+        type=EventType.CALL_NOT_ACCEPTED,
         actor=responder.name,
         at=now,
         digits=digits or None,
@@ -93,7 +94,7 @@ def answer_call(
         return twiml.hang_up(wording.call_not_in_service()), False
     if not hotline.active:
         return _to_retired_hotline(session, hotline, caller, call_sid, now)
-    earlier = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    earlier = intake.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
     if earlier is not None:
         text = wording.call_greeting(hotline.name, earlier.id, joined=True)
         return twiml.greeting(text, CallUrls(base, earlier.id, joined=True).choice), False
@@ -115,7 +116,7 @@ def _open_call_case(
     policy: dict[str, Any] | None = None,
 ) -> Case:
     actor = reporter_actor(session, hotline.id, caller)
-    case = service.open_case(
+    case = intake.open_case(
         session,
         hotline,
         reporter_phone=caller,
@@ -126,16 +127,24 @@ def _open_call_case(
         paging_from=None if page_now else now + CHOICE_GRACE,
         policy=policy,
     )
+    _call_received(session, case, actor, call_sid, now, joined=False)
+    return case
+
+
+def _call_received(
+    session: Session, case: Case, actor: str, call_sid: str, now: datetime, *, joined: bool
+) -> None:
+    """The call is on the case's log: on a case of its own, or `joined` to the caller's
+    open one."""
     record(
         session,
         case_id=case.id,
-        type="call_received",
+        type=EventType.CALL_RECEIVED,
         actor=actor,
         at=now,
         call_sid=call_sid,
-        joined=False,
+        joined=joined,
     )
-    return case
 
 
 def choose(
@@ -166,28 +175,22 @@ def choose(
         for exclusion in session.scalars(
             select(Exclusion).where(Exclusion.case_id == earlier.id).order_by(Exclusion.id)
         ).all():
-            service.exclude(
+            conflicts.exclude(
                 session, case, exclusion.responder_id, exclusion.reason, now, actor=SYSTEM
             )
     elif joined:
-        record(
-            session,
-            case_id=case.id,
-            type="call_received",
-            actor=actor,
-            at=now,
-            call_sid=call_sid,
-            joined=True,
-        )
+        _call_received(session, case, actor, call_sid, now, joined=True)
     if lead_involved:
-        record(session, case_id=case.id, type="lead_involved", actor=actor, at=now, via="call")
+        record(
+            session, case_id=case.id, type=EventType.LEAD_INVOLVED, actor=actor, at=now, via="call"
+        )
         leads = session.scalars(
             select(Responder.id)
             .where(Responder.hotline_id == case.hotline_id, Responder.role == "lead")
             .order_by(Responder.id)
         ).all()
         for lead_id in leads:
-            service.exclude(
+            conflicts.exclude(
                 session,
                 case,
                 lead_id,
@@ -196,7 +199,7 @@ def choose(
                 actor=actor,
                 why="the caller pressed 2: the report involves a lead responder",
             )
-    service.start_paging(session, case, now)
+    intake.start_paging(session, case, now)
     answer, _ = ring(session, case.id, lead_involved=lead_involved, now=now, base=base)
     if joined and lead_involved:
         answer = twiml.prefixed(wording.call_own_case(case.id), answer)
@@ -210,7 +213,7 @@ def _to_retired_hotline(
     SMS, and the caller hears its emergency information: never silence."""
     from app.paging.escalation import retired_policy
 
-    case = service.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
+    case = intake.find_open_case(session, hotline.id, caller) if identifiable(caller) else None
     if case is None:
         policy = retired_policy(hotline.policy)
         case = _open_call_case(
@@ -218,15 +221,7 @@ def _to_retired_hotline(
         )
     else:
         actor = reporter_actor(session, hotline.id, caller)
-        record(
-            session,
-            case_id=case.id,
-            type="call_received",
-            actor=actor,
-            at=now,
-            call_sid=call_sid,
-            joined=True,
-        )
+        _call_received(session, case, actor, call_sid, now, joined=True)
     text = wording.retired_call(hotline.name, case.id, hotline.emergency_info)
     return twiml.hang_up(text), True
 
@@ -259,7 +254,7 @@ def ring(
     record(
         session,
         case_id=case.id,
-        type="call_ringing",
+        type=EventType.CALL_RINGING,
         actor=SYSTEM,
         at=now,
         responders=[aud.names[p.id] for p in plan.ring],
@@ -290,16 +285,6 @@ def rung_responder(session: Session, case: Case, phone: str) -> Responder | None
     return responder
 
 
-def _taken_or_closed(session: Session, case: Case, responder: Responder) -> str | None:
-    """What to tell a responder about a case they can no longer take, None if they can."""
-    if case.status == "resolved":
-        return wording.already_resolved(case.id)
-    if case.status == "acknowledged" and case.acknowledged_by_id != responder.id:
-        holder = session.get_one(Responder, case.acknowledged_by_id)
-        return wording.already_taken(case.id, holder.name)
-    return None
-
-
 def screen(session: Session, case_id: int, *, phone: str, base: str) -> Answer:
     """The answering responder hears the hotline and case number, and must press 1."""
     case = session.get(Case, case_id)
@@ -307,7 +292,9 @@ def screen(session: Session, case_id: int, *, phone: str, base: str) -> Answer:
     if case is None or responder is None:
         log.warning("screening for case %s reached no eligible responder; hung up", case_id)
         return twiml.hang_up(), False
-    gone = _taken_or_closed(session, case, responder)
+    # Their own case goes on to the screening; any other taken or closed case hangs up.
+    mine = case.status == "acknowledged" and case.acknowledged_by_id == responder.id
+    gone = None if mine else commands.not_takeable(session, case, responder)
     if gone:
         return twiml.hang_up(wording.spoken(gone)), False
     hotline = session.get_one(Hotline, case.hotline_id)
@@ -326,7 +313,7 @@ def screen_result(
         return twiml.hang_up(), False
     if digits != "1":
         return not_accepted(session, case, responder, now, digits)
-    answer = service.acknowledge(session, case, responder, now, via="voice")
+    answer = commands.acknowledge(session, case, responder, now, via="voice")
     if case.status == "acknowledged" and case.acknowledged_by_id == responder.id:
         return twiml.say(wording.call_accepted(case.id)), True
     return twiml.hang_up(wording.spoken(answer)), False
@@ -347,7 +334,7 @@ def leg_ended(
     record(
         session,
         case_id=case.id,
-        type="call_leg_ended",
+        type=EventType.CALL_LEG_ENDED,
         actor=SYSTEM,
         at=now,
         responder=name,
@@ -363,7 +350,14 @@ def dial_ended(session: Session, case_id: int, *, status: str, now: datetime, ba
     case = locked_case(session, case_id)
     if case is None:
         return twiml.hang_up(), False
-    record(session, case_id=case.id, type="call_dial_ended", actor=SYSTEM, at=now, status=status)
+    record(
+        session,
+        case_id=case.id,
+        type=EventType.CALL_DIAL_ENDED,
+        actor=SYSTEM,
+        at=now,
+        status=status,
+    )
     if status == "completed" and case.status != "open":
         return twiml.hang_up(wording.call_ended(case.id)), False
     hotline = session.get_one(Hotline, case.hotline_id)
@@ -393,7 +387,7 @@ def attach_recording(
     `<Record>` action, the recording status callback) comes first. The case row is locked
     by the caller, so the check and the insert cannot interleave. The Twilio URL is kept
     (encrypted) in `recording`; the case's message carries a marker that each reader gets
-    as a link of their own (app.voice.recordings)."""
+    as a link of their own (app.cases.recordings)."""
     # URLs are encrypted (app.privacy.types): recognise the recording by its SID.
     key = (recording_sid or url.rstrip("/").rsplit("/", 1)[-1])[:64]
     seen = session.scalar(
@@ -411,13 +405,13 @@ def attach_recording(
     session.add(recording)
     session.flush()
     actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
-    service.add_text(
+    intake.add_text(
         session, case, wording.voicemail_recording(marker(recording.id)), now, actor=actor
     )
     record(
         session,
         case_id=case.id,
-        type="voicemail_recorded",
+        type=EventType.VOICEMAIL_RECORDED,
         actor=actor,
         at=now,
         recording_sid=recording_sid,
@@ -470,7 +464,7 @@ def recording_status(
     record(
         session,
         case_id=case.id,
-        type="voicemail_missing",
+        type=EventType.VOICEMAIL_MISSING,
         actor=SYSTEM,
         at=now,
         status=status,
@@ -491,16 +485,16 @@ def transcription(
         record(
             session,
             case_id=case.id,
-            type="voicemail_transcription_failed",
+            type=EventType.VOICEMAIL_TRANSCRIPTION_FAILED,
             actor=SYSTEM,
             at=now,
             status=status,
         )
         return EMPTY_TWIML, False
     body = wording.voicemail_transcription(text.strip())
-    if case.status in service.OPEN_STATES:
-        service.append_report(session, case, body, now)
+    if case.status in OPEN_STATES:
+        intake.append_report(session, case, body, now)
     else:
         actor = reporter_actor(session, case.hotline_id, case.reporter_phone)
-        service.add_text(session, case, body, now, actor=actor)
+        intake.add_text(session, case, body, now, actor=actor)
     return EMPTY_TWIML, True

@@ -1,5 +1,5 @@
 """GET /recordings/{token}: a voicemail, streamed through the service to whoever holds a
-link of their own (app.voice.recordings). The link's signature, its bearer's right to hear
+link of their own (app.cases.recordings). The link's signature, its bearer's right to hear
 about the case now (the case's audience rule; for an API token, what the API lets it see)
 and its expiry are all checked before Twilio is asked for the recording."""
 
@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 
 from app.auth.access import Caller
 from app.auth.models import ApiToken
-from app.cases import queries
+from app.cases import recordings
 from app.cases.models import Case, Recording
+from app.cases.recordings import Bearer
+from app.casework import queries
 from app.paging.engine import audience
 from app.roster.models import Responder
 from app.services import ServicesDep
 from app.telephony.transport import SendError
-from app.voice import recordings
-from app.voice.recordings import Bearer
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["recordings"])

@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from app import wording
 from app.drills import service as drills
+from app.paging.urls import drill_choice_url
 from app.services import Services, ServicesDep
 from app.telephony import outage
+from app.telephony import twiml as vtwiml
 from app.telephony.webhook import SignedForm, once, required, twiml
 from app.voice import calls, pages
-from app.voice import twiml as vtwiml
-from app.voice.urls import drill_choice_url
 
 router = APIRouter(tags=["twilio"])
 CaseNumber = Annotated[int, Query(description="the case number")]

@@ -8,11 +8,11 @@ import re
 
 from sqlalchemy import select, text
 
-from app.audit import queries as audit_queries
 from app.audit.models import Event
 from app.audit.schemas import EventOut
 from app.auth.tokens import revoke_token
 from app.cases.models import CaseNote
+from app.casework import events as audit_queries
 from app.console.views import COOKIE
 from tests.console.conftest import Browser
 from tests.harness import AVERY, BLAKE, EMERY, REPORTER, REPORTER_2, Hotline, count

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tests.api.conftest import Api
 from tests.console.conftest import Browser
 from tests.drills.test_drill import drill_code, fail_texts_to
 from tests.harness import AVERY, BLAKE, HOTLINE, Hotline
+from tests.web.conftest import Api
 
 
 def row(page: str, name: str) -> str:

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from app.settings import get_settings
-from tests.api.conftest import Api
 from tests.harness import Hotline
+from tests.web.conftest import Api
 
 
 @pytest.fixture

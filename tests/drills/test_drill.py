@@ -17,7 +17,6 @@ from app.db import utcnow
 from app.drills.models import DrillCheck
 from app.paging.models import Outbound
 from app.roster.models import Responder
-from tests.api.conftest import Api
 from tests.harness import (
     AVERY,
     BLAKE,
@@ -30,6 +29,7 @@ from tests.harness import (
     Hotline,
     count,
 )
+from tests.web.conftest import Api
 
 
 def fail_texts_to(hl: Hotline, phone: str, code: int) -> None:

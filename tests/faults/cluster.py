@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import Engine, create_engine, text
 
-from app.audit.queries import verify_all
+from app.casework.events import verify_all
+from app.casework.roster_load import load_roster_file
 from app.db import make_sessionmaker, utcnow
 from app.privacy import keys
-from app.roster.load import load_roster_file
 from app.telephony.signature import SIGNATURE_HEADER, sign
 from tests import TEST_KEYS
 from tests.harness import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, twiml_text

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.casework.roster_load import load_roster_file
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.roster.load import load_roster_file
 from tests.conftest import _truncate_all
 from tests.faults.cluster import Db
 from tests.harness import ROSTER

@@ -14,8 +14,8 @@ from app.cases.models import Case
 from app.privacy import keys
 from app.privacy.rotate import reencrypt_all
 from app.settings import Settings
-from tests.api.conftest import Api
 from tests.harness import AVERY, REPORTER, Hotline
+from tests.web.conftest import Api
 
 WORDS = "Zanzibar-lanyard harassment near the quokka booth"
 NOTE = "Spoke with the marmoset witness"

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import create_engine, make_url, select, text
 from typer.testing import CliRunner
 
-from app.audit.queries import verify_all
 from app.cases.models import Case, Message
+from app.casework.events import verify_all
 from app.cli import cli
 from app.db import make_engine, make_sessionmaker
 from app.settings import get_settings
-from tests.api.conftest import Api
-from tests.api.test_audit_log import a_handled_case
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.harness import REPORTER_2
+from tests.web.conftest import Api
+from tests.web.test_audit_log import a_handled_case
 
 
 def snapshot(url: str) -> tuple[list[tuple[int, str, str]], list[str], bool]:

@@ -8,10 +8,10 @@ from sqlalchemy import select, text
 
 from app.audit import chain
 from app.audit.models import Event
-from app.audit.queries import stored_chain
-from tests.api.conftest import Api
-from tests.api.test_audit_log import a_handled_case, audit_verify
+from app.casework.events import stored_chain
 from tests.harness import AVERY, Hotline
+from tests.web.conftest import Api
+from tests.web.test_audit_log import a_handled_case, audit_verify
 
 
 def tamper(hl: Hotline, *statements: str) -> None:

@@ -14,9 +14,9 @@ from sqlalchemy import create_engine, select, text
 
 from alembic import command
 from app.audit import chain
-from app.audit.queries import case_events, verify_all
 from app.cases.models import Case, CaseNote, Message
-from app.cases.service import find_open_case
+from app.casework.events import case_events, verify_all
+from app.casework.intake import find_open_case
 from app.db import make_engine, make_sessionmaker
 from app.migrate import alembic_config
 from app.privacy import keys

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from app.casework.roster_load import load_roster
 from app.cli import cli
 from app.db import transaction
-from app.roster.load import load_roster
 from app.roster.models import Hotline as HotlineRow
 from app.roster.models import Responder
 from app.roster.schema import RosterError, parse_roster

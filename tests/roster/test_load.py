@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.casework import roster_load as load_module
+from app.casework.roster_load import LoadSummary, load_roster, load_roster_file
 from app.db import transaction
-from app.roster import load as load_module
-from app.roster.load import LoadSummary, load_roster, load_roster_file
 from app.roster.models import Hotline, Responder, Shift
 from app.roster.schema import RosterError, parse_roster
 

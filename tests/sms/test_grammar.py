@@ -10,11 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.sms.grammar import (
-    CARRIER_KEYWORDS,
     HELP_TEXT,
     MAX_CASE_DIGITS,
-    OPT_IN_KEYWORDS,
-    OPT_OUT_KEYWORDS,
     Ack,
     CarrierKeyword,
     Command,
@@ -27,6 +24,7 @@ from app.sms.grammar import (
     Status,
     parse_command,
 )
+from app.telephony.carrier import CARRIER_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 
 COMMAND_TYPES = (Ack, Recuse, Reply, Resolve, Status, Help, New, CarrierKeyword, Invalid)
 

@@ -10,7 +10,6 @@ import re
 import httpx
 import pytest
 
-from tests.api.conftest import Api
 from tests.harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -22,6 +21,7 @@ from tests.harness import (
     Hotline,
 )
 from tests.voice.phone import Call, picked_up
+from tests.web.conftest import Api
 
 LINK = re.compile(re.escape(PUBLIC_URL) + r"(/recordings/[A-Za-z0-9._\-]+)")
 AUDIO = b"ID3 fake mp3 bytes of a voicemail"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from app.sms.report import (
+from app.cases.report import (
     EMERGENCY_WORDS,
     Named,
     conflict_names,

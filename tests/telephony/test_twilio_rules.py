@@ -16,10 +16,10 @@ from app import wording
 from app.cases.models import Case
 from app.paging.models import Outbound
 from app.roster.models import Responder
-from tests.api.conftest import Api
 from tests.harness import AVERY, BLAKE, CASEY, HOTLINE, REPORTER, Hotline, recipients
 from tests.voice.phone import Call, call_status
 from tests.voice.test_calls import detail
+from tests.web.conftest import Api
 
 SERVICE_SID = "MG" + "a" * 32
 

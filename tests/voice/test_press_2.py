@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from app.cases.models import Case, Exclusion
 from app.voice.calls import CHOICE_GRACE
-from tests.api.conftest import Api
 from tests.harness import (
     ALTERNATES,
     AVERY,
@@ -25,6 +24,7 @@ from tests.harness import (
     recipients,
 )
 from tests.voice.phone import Call
+from tests.web.conftest import Api
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from app.api import decode_cursor, encode_cursor
 from app.audit import chain
-from app.audit.queries import _spreadsheet_safe
 from app.auth.access import (
     Caller,
     mask_phone,
@@ -21,8 +20,9 @@ from app.auth.access import (
     may_see_caseless_events,
     sees_reporter_identity,
 )
-from app.cases.queries import unreachable_warnings
-from app.cases.record import changes, in_zone
+from app.casework.events import _spreadsheet_safe
+from app.casework.queries import unreachable_warnings
+from app.casework.record import changes, in_zone
 
 CHAIR = Caller(1, "chair", "chair")
 ADMIN = Caller(2, "admin", "admin")

@@ -19,7 +19,7 @@ from app.audit import chain
 from app.audit.models import Event
 from app.audit.schemas import EventOut, EventPage
 from app.auth.access import READ_ALL, Caller, may_see_caseless_events
-from app.cases.queries import visible_cases
+from app.casework.queries import visible_cases
 from app.privacy import keys
 
 CSV_BATCH = 2000

@@ -36,6 +36,7 @@ from app.cases.schemas import (
     PageOut,
     RecordOut,
 )
+from app.event_types import EventType
 from app.paging import outbox
 from app.paging.models import Outbound
 from app.roster.models import Hotline, Responder
@@ -225,7 +226,7 @@ def case_detail(
     if case.status == "resolved":
         resolved_by = session.scalar(
             select(Event.actor)
-            .where(Event.case_id == case.id, Event.type == "resolved")
+            .where(Event.case_id == case.id, Event.type == EventType.RESOLVED)
             .order_by(Event.seq.desc())
             .limit(1)
         )

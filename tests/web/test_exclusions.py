@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from app.cases.models import Case, CaseNote, Exclusion
-from tests.api.conftest import Api
 from tests.harness import (
     ALTERNATES,
     AVERY,
@@ -24,6 +23,7 @@ from tests.harness import (
     count,
     recipients,
 )
+from tests.web.conftest import Api
 
 
 def exclusions(hl: Hotline, case_id: int = 1) -> dict[str, str]:

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from app.auth.tokens import revoke_token
 from app.cases.models import Case
 from app.paging.models import Outbound
-from tests.api.conftest import Api
 from tests.harness import (
     AVERY,
     BLAKE,
@@ -22,6 +21,7 @@ from tests.harness import (
     ROSTER,
     recipients,
 )
+from tests.web.conftest import Api
 
 EVERY_PHONE = (AVERY, BLAKE, CASEY, DANA, EMERY, REPORTER, REPORTER_2)
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from app.audit import queries
-from tests.api.conftest import Api
+from app.casework import events as queries
 from tests.harness import AVERY, REPORTER, REPORTER_2
+from tests.web.conftest import Api
 
 
 def two_cases(api: Api) -> None:

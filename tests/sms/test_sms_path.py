@@ -373,8 +373,8 @@ def test_a_permanent_failure_is_logged_and_not_retried(hl: Hotline) -> None:
 
 
 def test_a_roster_reload_elsewhere_reaches_this_process_at_once(hl: Hotline) -> None:
+    from app.casework.roster_load import load_roster
     from app.db import make_engine, make_sessionmaker, transaction
-    from app.roster.load import load_roster
     from app.roster.schema import parse_roster
     from tests.harness import ROSTER
 

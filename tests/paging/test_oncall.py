@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from app.auth.tokens import create_token, revoke_token
 from app.cli import cli
 from app.paging.eligibility import Person, Span
-from app.roster.oncall import next_change, plan_tiers
+from app.paging.oncall import next_change, plan_tiers
 from app.settings import get_settings
-from tests.api.conftest import Api
 from tests.harness import AVERY, BLAKE, CASEY, HOTLINE, REPORTER, START, Hotline, recipients
+from tests.web.conftest import Api
 
 POLICY = {
     "tiers": [

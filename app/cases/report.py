@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+
+from app.roster.people import Named
 
 EMERGENCY_WORDS: frozenset[str] = frozenset(
     {
@@ -121,19 +122,6 @@ _PLAIN_LETTERS = str.maketrans(
     }
 )
 """Folded letters without a decomposition, as people type them on an English keyboard."""
-
-
-@dataclass(frozen=True, slots=True)
-class Named:
-    """A responder as a report may name them: `id` plus full name and aliases.
-
-    `active`: only active responders make a first or last name "shared" (a former responder
-    called Blake must not stop "Blake" from naming the Blake who is on the roster now).
-    """
-
-    id: int
-    names: tuple[str, ...]
-    active: bool = True
 
 
 def fold(text: str) -> str:

@@ -17,6 +17,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cases.models import OPEN_STATES, Case
+from app.casework.conflicts import after_roster_load
+from app.drills.service import queue_verification
 from app.roster.models import Hotline, Responder, Shift
 from app.roster.schema import (
     HotlineSpec,
@@ -135,9 +138,6 @@ def load_roster(
     applied). A responder added to an existing hotline, or whose number changed, is sent a
     verification text (app.drills).
     """
-    from app.cases.models import Case
-    from app.drills.service import queue_verification
-
     if session.get_bind().dialect.name == "postgresql":
         # Every `hotline serve` loads HOTLINE_ROSTER as it starts. Taking turns, a later load
         # updates what an earlier one created instead of failing on its hotline numbers (or
@@ -160,7 +160,7 @@ def load_roster(
         open_cases = session.scalar(
             select(func.count())
             .select_from(Case)
-            .where(Case.hotline_id == hotline.id, Case.status.in_(("open", "acknowledged")))
+            .where(Case.hotline_id == hotline.id, Case.status.in_(OPEN_STATES))
         )
         if open_cases:
             summary.changes.append(
@@ -254,9 +254,6 @@ def load_roster(
         raise RosterRefused(refused, summary)
     session.flush()
     if changed:
-        # Late import: the cases domain sits above the roster it reads.
-        from app.cases.service import after_roster_load
-
         for hotline in changed:
             after_roster_load(session, hotline.id, now)
     for hotline, fresh in to_verify:

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.audit.log import record
 from app.auth.access import Caller
-from app.cases import service
 from app.cases.models import Case, CaseNote, CaseRecord, Exclusion
+from app.cases.report import fold
 from app.cases.schemas import Outcome
+from app.casework import commands, conflicts
+from app.event_types import EventType
 from app.roster.models import Hotline, Responder
-from app.sms.report import fold
 
 RECORD_FIELDS = (
     "incident_at",
@@ -95,7 +96,7 @@ def update_record(
     record(
         session,
         case_id=case.id,
-        type="record_updated",
+        type=EventType.RECORD_UPDATED,
         actor=caller.actor,
         at=now,
         token_id=caller.token_id,
@@ -109,7 +110,7 @@ def _exclude_named(
 ) -> None:
     """A responder named in what is written on the case is excluded as if named in a report,
     before the write: they must never read what was written about them."""
-    service.exclude_named_in_writing(
+    conflicts.exclude_named_in_writing(
         session, case, texts, now, actor=caller.actor, writers=caller.responder_ids
     )
 
@@ -122,7 +123,7 @@ def add_note(session: Session, case: Case, body: str, caller: Caller, now: datet
     record(
         session,
         case_id=case.id,
-        type="note_added",
+        type=EventType.NOTE_ADDED,
         actor=caller.actor,
         at=now,
         token_id=caller.token_id,
@@ -168,7 +169,7 @@ def resolve(
             Responder.hotline_id == case.hotline_id, Responder.id.in_(caller.responder_ids)
         )
     )
-    service.close(session, case, now, actor=caller.actor, by=by, **detail)
+    commands.close(session, case, now, actor=caller.actor, by=by, **detail)
 
 
 def exclude_responder(
@@ -179,7 +180,7 @@ def exclude_responder(
     next tier paged when the current one is left empty). Returns the exclusion and whether
     it is new; an earlier exclusion keeps its reason."""
     responder = _responder_called(session, case.hotline_id, who)
-    created = service.exclude(
+    created = conflicts.exclude(
         session,
         case,
         responder.id,

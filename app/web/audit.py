@@ -9,12 +9,12 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from app.api import decode_cursor, errors, utc
-from app.audit import queries
 from app.audit.schemas import BrokenLink, ChainReport, EventOut, EventPage
 from app.auth.deps import CallerDep
-from app.cases.queries import visible_case
-from app.cases.views import CaseNumber
+from app.casework import events as queries
+from app.casework.queries import visible_case
 from app.services import ServicesDep
+from app.web.cases import CaseNumber
 
 router = APIRouter(tags=["events"])
 EVENT_TYPE = r"^[a-z0-9_]{1,40}$"
@@ -80,7 +80,9 @@ def list_events(
         datetime | None, Query(description="At or after this time (ISO 8601; UTC if no offset)")
     ] = None,
     until: Annotated[datetime | None, Query(description="Before this time")] = None,
-    type: Annotated[str | None, Query(pattern=EVENT_TYPE, description="Only this type")] = None,
+    type: Annotated[
+        str | None, Query(pattern=EVENT_TYPE, description="Only this type (one of EventOut.type's)")
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,

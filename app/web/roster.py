@@ -13,7 +13,7 @@ from app.api import errors
 from app.auth.access import CALENDAR
 from app.auth.deps import CallerDep
 from app.auth.tokens import find_token
-from app.roster import oncall
+from app.paging import oncall
 from app.roster.models import Hotline
 from app.services import ServicesDep
 

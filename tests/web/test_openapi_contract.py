@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from tests.api.conftest import Api
 from tests.harness import AVERY, REPORTER, REPORTER_2
+from tests.web.conftest import Api
 
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
 # No 500, and every answer as documented. Not `negative_data_rejection`: like most APIs this

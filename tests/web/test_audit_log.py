@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 from alembic import command
 from app.audit.log import record
 from app.audit.models import Event
-from app.audit.queries import verify_all, verify_case
+from app.casework.events import verify_all, verify_case
 from app.cli import cli
 from app.db import make_engine, make_sessionmaker, transaction
 from app.migrate import alembic_config
 from app.settings import get_settings
-from tests.api.conftest import Api
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.harness import AVERY, REPORTER, REPORTER_2, Hotline
+from tests.web.conftest import Api
 
 
 def a_handled_case(hl: Hotline) -> None:

@@ -12,14 +12,14 @@ from typer.testing import CliRunner
 
 from app import wording
 from app.audit.models import Event
-from app.audit.queries import verify_all
+from app.casework.events import verify_all
 from app.cli import cli
-from app.privacy import retention
+from app.paging import retention
 from app.settings import get_settings
-from tests.api.conftest import Api
 from tests.harness import ACCOUNT_SID, AVERY, REPORTER, TWILIO_BASE
 from tests.privacy.test_at_rest import NOTE, PERSON
 from tests.voice.test_calls import ring_leads
+from tests.web.conftest import Api
 
 RECORDINGS = f"{TWILIO_BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings"
 WORDS = "A man at the quokka booth keeps touching people's shoulders."

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from app.api import MAX_ID, StorableText, decode_cursor, errors, utc
 from app.auth.access import Caller
 from app.auth.deps import CallerDep, EditorDep
-from app.cases import queries
-from app.cases import record as writes
+from app.cases import recordings
 from app.cases.models import Case
+from app.cases.recordings import Bearer
 from app.cases.schemas import (
     CaseDetail,
     CasePage,
@@ -27,10 +27,10 @@ from app.cases.schemas import (
     RecordPatch,
     ResolveIn,
 )
+from app.casework import queries
+from app.casework import record as writes
 from app.db import transaction
 from app.services import Services, ServicesDep
-from app.voice import recordings
-from app.voice.recordings import Bearer
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -48,7 +48,7 @@ E164 = r"^\+[1-9][0-9]{1,14}$"
 
 def _links(svc: Services, caller: Caller) -> Callable[[str], str]:
     """Voicemail links in an API answer: bound to this token, short-lived, re-checked when
-    followed (app.voice.recordings)."""
+    followed (app.cases.recordings)."""
     return partial(
         recordings.expand,
         base=svc.settings.public_url,
