@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -46,8 +45,6 @@ class Services(Protocol):
     def clock(self) -> Callable[[], datetime]: ...
     @property
     def spool(self) -> Spool: ...
-    @property
-    def wakeup(self) -> threading.Event: ...
 
 
 def from_request(request: Request) -> Services:
