@@ -166,20 +166,13 @@ def advance(session: Session, case: Case, now: datetime) -> None:
             record(session, case_id=case.id, type=EventType.UNROUTABLE, actor=SYSTEM, at=now)
         return
     queued = queue_pages(session, aud, list(plan.recipients), plan.step, now)
-    tier = escalation.step_tier(policy, plan.step)
     record(
         session,
         case_id=case.id,
         type=EventType.ESCALATED if plan.step > 0 else EventType.PAGING,
         actor=SYSTEM,
         at=now,
-        step=plan.step,
-        tier=plan.step % len(policy["tiers"]) + 1,
-        run=escalation.step_run(policy, plan.step) + 1,
-        notify="alternates" if plan.fallback else tier["notify"],
-        fallback=plan.fallback,
-        skipped=plan.step - case.next_step,
-        responders=[aud.names[p.id] for p in queued],
+        **escalation.step_detail(policy, plan, case.next_step, [aud.names[p.id] for p in queued]),
     )
     case.next_step = plan.step + 1
     case.next_due_at = escalation.step_due_at(policy, case.escalation_started_at, case.next_step)
