@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from app.audit.log import REPORTER, SYSTEM, chain_started, insert_events, sealed
 from app.cases import reporter
-from app.cases.models import OPEN_STATES, Case, Message
+from app.cases.models import OPEN_STATES, Case
 from app.cases.numbers import insert_numbered_row
 from app.cases.report import is_emergency
 from app.casework.conflicts import named_by
-from app.casework.intake import NEW_CASE_WINDOW
+from app.casework.intake import NEW_CASE_WINDOW, text_stored
 from app.event_types import EventType
 from app.observe import step_ran
 from app.paging import escalation
@@ -67,7 +67,6 @@ _CHECKS = select(
         _responder.sms_unreachable_at.is_not(None),
     ),
 )
-_INSERT_MESSAGE = Message.__table__.insert()
 
 
 def open_report(
@@ -120,10 +119,10 @@ def open_report(
         },
     )
     chain_started(session, case_id)
-    message_id = session.execute(
-        _INSERT_MESSAGE,
-        {"case_id": case_id, "direction": "in", "author": REPORTER, "body": body, "at": now},
-    ).inserted_primary_key[0]  # type: ignore[index]
+    opened = sealed(
+        session, case_id=case_id, type=EventType.CASE_OPENED, actor=REPORTER, at=now, channel="sms"
+    )
+    text = text_stored(session, case_id, body, now, actor=REPORTER)
 
     pages: list[dict[str, Any]] = []
     for person in recipients:
@@ -143,23 +142,8 @@ def open_report(
     step_ran(session, due=now, now=now)
     paged = [roster.names[p.id] for p in recipients]
     events = [
-        sealed(
-            session,
-            case_id=case_id,
-            type=EventType.CASE_OPENED,
-            actor=REPORTER,
-            at=now,
-            channel="sms",
-        ),
-        sealed(
-            session,
-            case_id=case_id,
-            type=EventType.MESSAGE_RECEIVED,
-            actor=REPORTER,
-            at=now,
-            message_id=message_id,
-            chars=len(body),
-        ),
+        opened,
+        text,
         sealed(
             session,
             case_id=case_id,
