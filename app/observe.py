@@ -1,9 +1,10 @@
 """Every committed case event becomes a log line and a metric, and nothing else does.
 
 The case log (app.audit.log.record) already sees every step of every case, in the
-transaction that makes it. Its events are collected as they are flushed and announced once
-that transaction commits, so a rolled-back step is neither logged nor counted, and no domain
-module needs a log or metric call of its own. `after_commit` runs anything else (a histogram
+transaction that makes it. Its events are collected as they are flushed (or inserted
+without the ORM by app.audit.log.insert_events) and announced once that transaction
+commits, so a rolled-back step is neither logged nor counted, and no domain module needs a
+log or metric call of its own. `after_commit` runs anything else (a histogram
 observation) at the same moment.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
 from app import logs, metrics
+from app.audit.log import INSERTED
 from app.audit.models import Event
 from app.event_types import EventType
 
@@ -68,7 +70,7 @@ def _flushed(_mapper: Mapper[Event], _connection: Connection, event: Event) -> N
 
 @sa_event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    seen = session.info.pop(SEEN, [])
+    seen = session.info.pop(SEEN, []) + session.info.pop(INSERTED, [])
     callbacks = session.info.pop(CALLBACKS, [])
     try:
         for case_id, type_, detail in seen:
@@ -87,4 +89,5 @@ def _ended(session: Session, transaction: SessionTransaction) -> None:
     """A transaction that ended without committing announces nothing."""
     if transaction.parent is None:
         session.info.pop(SEEN, None)
+        session.info.pop(INSERTED, None)
         session.info.pop(CALLBACKS, None)

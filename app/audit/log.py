@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, column, func, select, table
+from sqlalchemy import Connection, column, func, insert, select, table
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
@@ -32,10 +32,13 @@ REPORTER = "reporter"
 
 HEADS = "audit_chain_heads"  # session.info key: {case_id: (seq, hash)} for this transaction
 WRITTEN = "audit_cases_written"  # session.info key: ids of the cases given events, ever
+# session.info key: (case, type, detail) of events `insert_events` wrote, for app.observe
+INSERTED = "audit_events_inserted"
 SYSTEM_CHAIN_LOCK = 0x686C6F67  # advisory lock key of the chain of events without a case
 # The case row, by table name: the log sits below the case domain, which registers
 # `new_chain` on its model (app.cases.models).
 _CASE = table("case", column("id"))
+_INSERT_EVENT = insert(Event.__table__)  # built once: compiled once per engine, then cached
 
 
 def record(
@@ -47,30 +50,64 @@ def record(
     at: datetime,
     **detail: Any,
 ) -> Event:
+    event = Event(**sealed(session, case_id=case_id, type=type, actor=actor, at=at, **detail))
+    session.add(event)
+    return event
+
+
+def sealed(
+    session: Session,
+    *,
+    case_id: int | None,
+    type: str,
+    actor: str,
+    at: datetime,
+    **detail: Any,
+) -> dict[str, Any]:
+    """The next event of the case's chain as the values of its row, linked to the chain's
+    head and made the new head: `record` adds it to the session, the hot path (a new
+    report) inserts several at once with `insert_events`. Either way, in chain order."""
     heads: dict[int | None, tuple[int, str]] = session.info.setdefault(HEADS, {})
     if case_id not in heads:
         heads[case_id] = _chain_head(session, case_id)
     seq, prev = heads[case_id]
     key = keys.active().chain_key
     public, private = chain.split(detail)
-    sealed = chain.private_digest(key, private) if private is not None else None
-    digest = chain.keyed_link(key, prev, chain.canonical(case_id, at, type, actor, public, sealed))
-    event = Event(
-        case_id=case_id,
-        seq=seq + 1,
-        hash=digest,
-        type=type,
-        actor=actor,
-        at=at,
-        detail=public,
-        private=private,
-        private_digest=sealed,
-    )
-    session.add(event)
+    hidden = chain.private_digest(key, private) if private is not None else None
+    digest = chain.keyed_link(key, prev, chain.canonical(case_id, at, type, actor, public, hidden))
     heads[case_id] = (seq + 1, digest)
     if case_id is not None:
         session.info.setdefault(WRITTEN, set()).add(case_id)
-    return event
+    return {
+        "case_id": case_id,
+        "seq": seq + 1,
+        "hash": digest,
+        "type": type,
+        "actor": actor,
+        "at": at,
+        "detail": public,
+        "private": private,
+        "private_digest": hidden,
+    }
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Events from `sealed`, in one statement (executemany) without the ORM: the rows
+    must follow every event of theirs the session still holds, so it flushes first. They
+    are announced after the commit like every other event (app.observe reads INSERTED)."""
+    if not rows:
+        return
+    session.flush()
+    session.execute(_INSERT_EVENT, rows)
+    session.info.setdefault(INSERTED, []).extend(
+        (row["case_id"], row["type"], row["detail"]) for row in rows
+    )
+
+
+def chain_started(session: Session, case_id: int) -> None:
+    """A case inserted by this transaction has an empty chain nobody else can see yet: no
+    lock or read is needed to start it (the webhook's hot path, a new report)."""
+    session.info.setdefault(HEADS, {})[case_id] = (0, chain.GENESIS)
 
 
 def _chain_head(session: Session, case_id: int | None) -> tuple[int, str]:
@@ -122,11 +159,10 @@ def chain_heads(session: Session, case_ids: Sequence[int]) -> None:
 
 
 def new_chain(_mapper: Mapper[Any], _connection: Connection, case: Any) -> None:
-    """A case inserted by this transaction has an empty chain nobody else can see yet: no
-    lock or read is needed to start it (the webhook's hot path, a new report)."""
+    """A case the session inserted starts its chain (see `chain_started`)."""
     session = object_session(case)
     if session is not None:
-        session.info.setdefault(HEADS, {})[case.id] = (0, chain.GENESIS)
+        chain_started(session, case.id)
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

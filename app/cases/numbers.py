@@ -15,7 +15,9 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,3 +80,28 @@ def insert_numbered(session: Session, case: Case, *, source: NumberSource | None
             continue
         return number
     raise RuntimeError("the case number source ran out of numbers")
+
+
+def insert_numbered_row(
+    session: Session, values: dict[str, Any], *, source: NumberSource | None = None
+) -> int:
+    """`insert_numbered` without the ORM (the hot path, a new report): the case's row
+    `values` go in under the first free number of `source`, one INSERT ... ON CONFLICT DO
+    NOTHING RETURNING per number tried (both databases), so a taken number costs no savepoint and no
+    read first. Returns the number."""
+    statement = _INSERT_IF_FREE[session.get_bind().dialect.name]
+    for number in (source or source_of(session))():
+        if session.execute(statement, {**values, "id": number}).first() is not None:
+            return number
+    raise RuntimeError("the case number source ran out of numbers")
+
+
+# Built once per dialect: compiled once per engine, then served from the statement cache.
+# RETURNING says whether the row went in (both databases have it; rowcount of an INSERT
+# is not reported by every driver).
+_INSERT_IF_FREE: dict[str, Any] = {
+    name: dialect.insert(Case.__table__)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(Case.__table__.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}

@@ -24,7 +24,7 @@ from app.paging import outbox
 from app.paging.engine import advance, audience
 from app.paging.models import Outbound
 from app.paging.outbox import CANCELLED, PENDING, mark_new_work
-from app.roster.cache import roster_of
+from app.roster.cache import Roster, roster_of
 from app.roster.models import Hotline, Responder
 
 # A name split over texts: texts of one reporter at most SPLIT_GAP apart are read together,
@@ -38,13 +38,21 @@ def exclude_named(session: Session, case: Case, text: str, now: datetime) -> Non
     reporter's texts just before it ("Blake" in one, "Rivera" in the next); but not a
     responder who reported it and names themselves: they already know."""
     roster = roster_of(session, session.get_one(Hotline, case.hotline_id))
-    reporter = roster.active_by_phone.get(case.reporter_phone)
     texts = texts_in_a_row([*_texts_before(session, case, text, now), (now, text)], gap=SPLIT_GAP)
-    flagged = flagged_in(" ".join(texts), roster.named) - {reporter}
+    flagged, named = named_by(roster, case.reporter_phone, texts)
     for responder_id in sorted(flagged):
         exclude(session, case, responder_id, "reporter_flagged", now, actor=REPORTER)
-    for responder_id in sorted(named_across(texts, roster.named) - flagged - {reporter}):
+    for responder_id in sorted(named):
         exclude(session, case, responder_id, "named_in_report", now, actor=REPORTER)
+
+
+def named_by(roster: Roster, reporter_phone: str, texts: list[str]) -> tuple[set[int], set[int]]:
+    """Whom the reporter's texts in a row exclude: (flagged with CONFLICT, named outright),
+    never the reporter themselves (a responder who reported it). Pure: a new report that
+    names nobody is opened without reading anything (app.casework.new_report)."""
+    reporter = roster.active_by_phone.get(reporter_phone)
+    flagged = flagged_in(" ".join(texts), roster.named) - {reporter}
+    return flagged, named_across(texts, roster.named) - flagged - {reporter}
 
 
 def _texts_before(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app import wording
-from app.audit.log import REPORTER, SYSTEM, record
+from app.audit.log import REPORTER, SYSTEM, insert_events, record, sealed
 from app.cases import reporter
 from app.cases.models import OPEN_STATES, Case, Message
 from app.cases.numbers import insert_numbered
@@ -27,8 +27,9 @@ from app.paging.models import Outbound
 from app.paging.outbox import (
     PENDING,
     UPDATE_NOTICE,
-    enqueue,
+    enqueue_many,
     heard_about,
+    row,
 )
 from app.privacy import keys
 from app.roster.models import Hotline
@@ -143,18 +144,8 @@ def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: s
 
     Returns whether this text made the case an emergency.
     """
-    message = Message(case_id=case.id, direction="in", author=actor, body=body, at=now)
-    session.add(message)
-    session.flush()
-    record(
-        session,
-        case_id=case.id,
-        type=EventType.MESSAGE_RECEIVED,
-        actor=actor,
-        at=now,
-        message_id=message.id,
-        chars=len(body),
-    )
+    event = text_stored(session, case.id, body, now, actor=actor)
+    insert_events(session, [event])
     exclude_named(session, case, body, now)
     if not is_emergency(body) or case.status not in OPEN_STATES:
         return False
@@ -165,8 +156,32 @@ def add_text(session: Session, case: Case, body: str, now: datetime, *, actor: s
     if case.status == "open" and not first:
         return False  # everyone eligible was paged for it already: an update tells them
     # The holder and every eligible lead and alternate hear it at once, taken case or not.
-    page_everyone(session, case, now, report=body, message_id=message.id)
+    page_everyone(session, case, now, report=body, message_id=event["detail"]["message_id"])
     return True
+
+
+def text_stored(
+    session: Session, case_id: int, body: str, now: datetime, *, actor: str
+) -> dict[str, Any]:
+    """Insert a text on the case (one Core statement, no flush) and return its
+    message_received event, sealed into the case's chain, for the caller to insert
+    (app.audit.log.insert_events) with any others."""
+    message_id = session.execute(
+        _INSERT_MESSAGE,
+        {"case_id": case_id, "direction": "in", "author": actor, "body": body, "at": now},
+    ).inserted_primary_key[0]  # type: ignore[index]
+    return sealed(
+        session,
+        case_id=case_id,
+        type=EventType.MESSAGE_RECEIVED,
+        actor=actor,
+        at=now,
+        message_id=message_id,
+        chars=len(body),
+    )
+
+
+_INSERT_MESSAGE = insert(Message.__table__)  # built once: compiled once, then cached
 
 
 def append_report(
@@ -187,6 +202,7 @@ def append_report(
     if not recipients:
         return False
     due = _next_notice_at(case.last_update_notice_at, now)
+    notices: list[dict[str, Any]] = []
     for person in recipients:
         held = None
         if due > now:
@@ -206,8 +222,7 @@ def append_report(
         if held is not None and joined is not None:
             held.body = joined
             continue
-        row = enqueue(
-            session,
+        notice = row(
             kind=UPDATE_NOTICE,
             case_id=case.id,
             responder_id=person.id,
@@ -216,7 +231,8 @@ def append_report(
             body=wording.update_notice(aud.hotline.name, case.id, body),
             now=now,
         )
-        row.next_attempt_at = due
+        notices.append(notice | {"next_attempt_at": due})
+    enqueue_many(session, notices)
     case.last_update_notice_at = due
     return False
 

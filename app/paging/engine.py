@@ -164,6 +164,17 @@ def hurry(case: Case, now: datetime) -> bool:
     return True
 
 
+def first_step_clock(policy: dict[str, Any], now: datetime, step: int) -> dict[str, Any]:
+    """The clock of a case opening now whose `step` went out at once, as the case row's
+    values: the new-report path (app.casework.new_report) inserts the row itself."""
+    next_step = step + 1
+    return {
+        "escalation_started_at": now,
+        "next_step": next_step,
+        "next_due_at": escalation.step_due_at(policy, now, next_step),
+    }
+
+
 def step_done(case: Case, step: int) -> datetime | None:
     """`step` went out: the next one is due at its time, None past the policy's end."""
     case.next_step = step + 1
@@ -326,20 +337,15 @@ def advance_all(session: Session, cases: Sequence[Case], now: datetime) -> None:
     orders = [PageOrder(auds[c.id], list(plan.recipients), plan.step) for c, plan in planned]
     for (case, plan), queued in zip(planned, queue_many(session, orders, now), strict=True):
         policy = case.policy
-        tier = escalation.step_tier(policy, plan.step)
         record(
             session,
             case_id=case.id,
             type=EventType.ESCALATED if plan.step > 0 else EventType.PAGING,
             actor=SYSTEM,
             at=now,
-            step=plan.step,
-            tier=plan.step % len(policy["tiers"]) + 1,
-            run=escalation.step_run(policy, plan.step) + 1,
-            notify="alternates" if plan.fallback else tier["notify"],
-            fallback=plan.fallback,
-            skipped=plan.step - case.next_step,
-            responders=[auds[case.id].names[p.id] for p in queued],
+            **escalation.step_detail(
+                policy, plan, case.next_step, [auds[case.id].names[p.id] for p in queued]
+            ),
         )
         if step_done(case, plan.step) is None:
             record(session, case_id=case.id, type=EventType.ESCALATION_ENDED, actor=SYSTEM, at=now)

@@ -102,3 +102,18 @@ def plan_step(
     if leads:
         return StepPlan(step=last, recipients=tuple(leads), fallback=True)
     return StepPlan(step=last, recipients=(), unroutable=True)
+
+
+def step_detail(
+    policy: dict[str, Any], plan: StepPlan, due_step: int, paged: list[str]
+) -> dict[str, Any]:
+    """What the case's log says of a step that paged `paged` (their names)."""
+    return {
+        "step": plan.step,
+        "tier": plan.step % len(policy["tiers"]) + 1,
+        "run": step_run(policy, plan.step) + 1,
+        "notify": "alternates" if plan.fallback else step_tier(policy, plan.step)["notify"],
+        "fallback": plan.fallback,
+        "skipped": plan.step - due_step,
+        "responders": paged,
+    }

@@ -13,7 +13,7 @@ from app import wording
 from app.cases import reporter
 from app.cases.models import Case
 from app.cases.report import is_emergency
-from app.casework import commands, intake
+from app.casework import commands, intake, new_report
 from app.paging import escalation
 from app.paging.reachability import mark_reachable, mark_unreachable
 from app.roster.models import Hotline, Responder
@@ -24,8 +24,12 @@ def from_reporter(
     session: Session, hotline: Hotline, phone: str, body: str, now: datetime, *, new_limit: int
 ) -> str | None:
     """Open a case or add to the sender's open one; None means answer nothing."""
-    case = intake.find_open_case(session, hotline.id, phone)
     keyword = grammar.parse_command(body)
+    if not isinstance(keyword, grammar.CarrierKeyword):
+        opened = new_report.open_report(session, hotline, phone, body, now)
+        if opened is not None:  # the usual first text, in a few statements
+            return wording.report_received(hotline.name, opened, hotline.safety_info)
+    case = intake.find_open_case(session, hotline.id, phone)
     if isinstance(keyword, grammar.CarrierKeyword):
         # STOP, START and friends belong to the carrier, which answers them: never a new
         # report, never answered by us; on an open case they are kept as the reporter's words.

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request, Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -208,14 +208,20 @@ def _unit(
             _note_delay(session, sid, received_at, svc.clock())
         # Written last, so a retry (rare) costs a rollback rather than every first
         # delivery paying for a lookup.
-        session.add(WebhookReceipt(sid=sid, kind=kind, received_at=svc.clock(), answer=answer))
         session.flush()
+        session.execute(
+            _INSERT_RECEIPT,
+            {"sid": sid, "kind": kind, "received_at": svc.clock(), "answer": answer},
+        )
         if work:
             for receiver in _work_receivers:
                 receiver(session)
         return answer
 
     return unit
+
+
+_INSERT_RECEIPT = insert(WebhookReceipt.__table__)  # built once: compiled once, then cached
 
 
 def _answered_before(svc: Services, sid: str, error: IntegrityError) -> str:
