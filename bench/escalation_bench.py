@@ -148,13 +148,9 @@ def main() -> None:
     parser.add_argument("--db", nargs="+", choices=rig.DATABASES, default=list(rig.DATABASES))
     args = parser.parse_args()
     rows = {db: measure(db, args.cases, args.lead, args.spread, args.grace) for db in args.db}
-    print(f"\nTier pages after their due time, {args.cases:,} cases due over {args.spread:g} s")
-    print(f"`{rig.command_line()}`\n")
-    columns = list(next(iter(rows.values())))
-    print("| database | " + " | ".join(columns) + " |")
-    print("|---|" + "---:|" * len(columns))
-    for db, row in rows.items():
-        print(f"| {db} | " + " | ".join(row[c] for c in columns) + " |")
+    rig.print_table(
+        f"Tier pages after their due time, {args.cases:,} cases due over {args.spread:g} s", rows
+    )
 
 
 if __name__ == "__main__":

@@ -96,13 +96,9 @@ def main() -> None:
     parser.add_argument("--db", nargs="+", choices=rig.DATABASES, default=list(rig.DATABASES))
     args = parser.parse_args()
     rows = {db: measure(db, args.rate, args.seconds) for db in args.db}
-    print(f"\nReport to first page at the stand-in, {args.rate:g}/s for {args.seconds:g} s")
-    print(f"`{rig.command_line()}`\n")
-    columns = list(next(iter(rows.values())))
-    print("| database | " + " | ".join(columns) + " |")
-    print("|---|" + "---:|" * len(columns))
-    for db, row in rows.items():
-        print(f"| {db} | " + " | ".join(row[c] for c in columns) + " |")
+    rig.print_table(
+        f"Report to first page at the stand-in, {args.rate:g}/s for {args.seconds:g} s", rows
+    )
 
 
 if __name__ == "__main__":

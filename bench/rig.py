@@ -296,3 +296,14 @@ def command_line() -> str:
     """The exact command that produced a table, for the notes beside it."""
     script = Path(sys.argv[0]).resolve().relative_to(ROOT)
     return " ".join([".venv/bin/python", str(script), *sys.argv[1:]])
+
+
+def print_table(title: str, rows: dict[str, dict[str, str]]) -> None:
+    """A script's result: its title, the command that produced it, one row per database."""
+    print(f"\n{title}")
+    print(f"`{command_line()}`\n")
+    columns = list(next(iter(rows.values())))
+    print("| database | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for db, row in rows.items():
+        print(f"| {db} | " + " | ".join(row[c] for c in columns) + " |")

@@ -81,13 +81,9 @@ def main() -> None:
     parser.add_argument("--db", nargs="+", choices=rig.DATABASES, default=list(rig.DATABASES))
     args = parser.parse_args()
     rows = {db: measure(db, args.hold, args.then, args.rate) for db in args.db}
-    print(f"\nReport to page for pages other than one held {args.hold:g} s by the stand-in")
-    print(f"`{rig.command_line()}`\n")
-    columns = list(next(iter(rows.values())))
-    print("| database | " + " | ".join(columns) + " |")
-    print("|---|" + "---:|" * len(columns))
-    for db, row in rows.items():
-        print(f"| {db} | " + " | ".join(row[c] for c in columns) + " |")
+    rig.print_table(
+        f"Report to page for pages other than one held {args.hold:g} s by the stand-in", rows
+    )
 
 
 if __name__ == "__main__":
