@@ -10,9 +10,10 @@ PostgreSQL both sides take an advisory lock on the SID, so one of them always se
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.log import SYSTEM, record
@@ -65,19 +66,41 @@ def report(
     return progress(session, row, status, now, code=code, seconds=seconds)
 
 
-def apply_early(session: Session, row: Outbound, now: datetime) -> bool:
-    """The SID was just stored: apply what Twilio reported about it meanwhile, in order."""
-    if row.provider_sid is None:
+def early_statuses(session: Session, sids: Collection[str]) -> dict[str, list[EarlyStatus]]:
+    """What Twilio reported about these SIDs before they were stored, each SID locked as
+    `lock_sid` does: a whole batch of outcomes (app.paging.dispatcher) in two statements
+    rather than two per SID. Call before storing the SIDs; `apply_early` then applies them."""
+    wanted = sorted(set(sids))
+    if not wanted:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        # In sorted order (unnest keeps the array's), so two batches sharing a SID (a
+        # lease taken over) cannot deadlock; a status callback only ever holds one.
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext(sid))"
+                " FROM unnest(CAST(:sids AS text[])) AS sid"
+            ),
+            {"sids": wanted},
+        )
+    early: dict[str, list[EarlyStatus]] = {}
+    with session.no_autoflush:
+        for kept in session.scalars(
+            select(EarlyStatus).where(EarlyStatus.sid.in_(wanted)).order_by(EarlyStatus.id)
+        ):
+            early.setdefault(kept.sid, []).append(kept)
+    return early
+
+
+def apply_early(session: Session, row: Outbound, now: datetime, early: list[EarlyStatus]) -> bool:
+    """The SID was just stored: apply what Twilio reported about it meanwhile (read and
+    locked by `early_statuses`), in order."""
+    if row.provider_sid is None or not early:
         return False
-    lock_sid(session, row.provider_sid)
-    early = session.scalars(
-        select(EarlyStatus).where(EarlyStatus.sid == row.provider_sid).order_by(EarlyStatus.id)
-    ).all()
     work = False
     for kept in early:
         work |= progress(session, row, kept.status, now, code=kept.code, seconds=kept.seconds)
-    if early:
-        session.execute(delete(EarlyStatus).where(EarlyStatus.sid == row.provider_sid))
+    session.execute(delete(EarlyStatus).where(EarlyStatus.sid == row.provider_sid))
     return work
 
 

@@ -14,7 +14,7 @@ import random
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from app.db import is_sqlite
 from app.event_types import EventType
 from app.paging import delivery, fallback
 from app.paging.engine import Audience, audiences
-from app.paging.latency import first_page_sent
+from app.paging.latency import first_pages_sent
 from app.paging.models import Outbound
 from app.paging.outbox import (
     CALL_PAGE,
@@ -49,6 +49,7 @@ from app.paging.reachability import mark_unreachable, unreachable_among
 from app.paging.urls import drill_call_url, page_url
 from app.roster.models import Responder
 from app.telephony import outcomes
+from app.telephony.models import EarlyStatus
 from app.telephony.transport import SendError, Sent, Transport
 from app.telephony.twiml import RING_SECONDS
 from app.wording import fit_sms
@@ -255,13 +256,26 @@ def finish(
     """Record what happened to one send, with its event, in one transaction. Returns
     whether that queued new work (a page falling back to a call)."""
     with sessions() as session, session.begin():
-        _finish(session, claim, outcome, now)
+        _finish_all(session, [_Outcome(claim, outcome, now)])
         return bool(session.info.get(NEW_WORK))
 
 
-def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: datetime) -> None:
-    row = session.get_one(Outbound, claim.id)
-    who = _recipient(session, row)
+def _finish_all(session: Session, batch: Sequence[_Outcome]) -> None:
+    """Record outcomes in the order given, reading what they need once for all of them."""
+    read = _prefetch(session, batch)
+    for o in batch:
+        _finish(session, o.claim, o.outcome, o.at, read)
+
+
+def _finish(
+    session: Session,
+    claim: Claim,
+    outcome: Sent | SendError,
+    now: datetime,
+    read: _Read,
+) -> None:
+    row = read.rows.get(claim.id) or session.get_one(Outbound, claim.id)
+    who = _recipient(session, row, read.names)
     prefix = "page" if row.kind in PAGE_KINDS else "message"
     detail = {"kind": row.kind, "to": who, "attempt": claim.attempt}
     if row.step is not None:
@@ -282,9 +296,8 @@ def _finish(session: Session, claim: Claim, outcome: Sent | SendError, now: date
             sid=outcome.sid,
             **detail,
         )
-        first_page_sent(session, row, now)
         # A status callback may have come before the SID was stored: apply it now.
-        delivery.apply_early(session, row, now)
+        delivery.apply_early(session, row, now, read.early.get(outcome.sid, []))
         return
     detail.update(code=outcome.code, http_status=outcome.http_status, error=outcome.reason)
     row.error = failure(outcome.reason, outcome.code)
@@ -335,11 +348,13 @@ def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> N
             reporter.mark_unreachable(session, case, outcomes.no_texts_reason(code), now)
 
 
-def _recipient(session: Session, row: Outbound) -> str:
+def _recipient(session: Session, row: Outbound, names: dict[int, str]) -> str:
     """Who a message went to, by name: the log never needs anyone's number."""
-    if row.responder_id is not None:
-        return session.get_one(Responder, row.responder_id).name
-    return "reporter"
+    if row.responder_id is None:
+        return "reporter"
+    if row.responder_id not in names:
+        names[row.responder_id] = session.get_one(Responder, row.responder_id).name
+    return names[row.responder_id]
 
 
 @dataclass(slots=True)
@@ -359,9 +374,7 @@ def _record_all(sessions: sessionmaker[Session], batch: list[_Outcome]) -> None:
     batch.sort(key=lambda o: (o.claim.case_id or 0, o.claim.id))
     try:
         with sessions() as session, session.begin():
-            _prefetch(session, batch)
-            for o in batch:
-                _finish(session, o.claim, o.outcome, o.at)
+            _finish_all(session, batch)
             work = bool(session.info.get(NEW_WORK))
         for o in batch:
             o.work = work
@@ -379,17 +392,47 @@ def _record_all(sessions: sessionmaker[Session], batch: list[_Outcome]) -> None:
             o.done.set()
 
 
-def _prefetch(session: Session, batch: list[_Outcome]) -> None:
-    """What recording a batch reads, in one statement each rather than one per outcome:
-    the rows, their recipients, and the heads of their cases' chains (locked in case
-    order on PostgreSQL, as `record` would one by one)."""
-    rows = session.scalars(
-        select(Outbound).where(Outbound.id.in_([o.claim.id for o in batch]))
-    ).all()
-    responder_ids = {r.responder_id for r in rows if r.responder_id is not None}
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What recording a batch of outcomes reads, once for all of them. Held here for the
+    whole batch: the session keeps only weak references to what it loaded, so rows read
+    and let go would be read again one by one, each read flushing the outcome before."""
+
+    rows: dict[int, Outbound]
+    names: dict[int, str]  # responders' names by id
+    early: dict[str, list[EarlyStatus]]  # status callbacks by SID (app.paging.delivery)
+
+
+def _prefetch(session: Session, batch: Sequence[_Outcome]) -> _Read:
+    """What recording a batch reads, in one statement each rather than one per outcome
+    (on PostgreSQL a round trip each, which held the worker to a fraction of SQLite's pace):
+    the rows, their recipients, the heads of their cases' chains (locked in case order on
+    PostgreSQL, as `record` would one by one), which pages are their cases' first sent
+    (app.paging.latency), and the status callbacks that came before the SIDs were stored.
+    With no statement left between the outcomes, they are all flushed together at commit."""
+    rows = {
+        r.id: r
+        for r in session.scalars(
+            select(Outbound).where(Outbound.id.in_([o.claim.id for o in batch]))
+        )
+    }
+    responder_ids = {r.responder_id for r in rows.values() if r.responder_id is not None}
+    names: dict[int, str] = {}
     if responder_ids:
-        session.scalars(select(Responder).where(Responder.id.in_(responder_ids))).all()
-    chain_heads(session, [r.case_id for r in rows if r.case_id is not None])
+        names = {
+            responder_id: name
+            for responder_id, name in session.execute(
+                select(Responder.id, Responder.name).where(Responder.id.in_(responder_ids))
+            )
+        }
+    chain_heads(session, [r.case_id for r in rows.values() if r.case_id is not None])
+    sent = [
+        (rows[o.claim.id], o.at, o.outcome.sid)
+        for o in batch
+        if isinstance(o.outcome, Sent) and o.claim.id in rows
+    ]
+    first_pages_sent(session, [(row, at) for row, at, _ in sent])
+    return _Read(rows, names, delivery.early_statuses(session, [sid for _, _, sid in sent]))
 
 
 @dataclass(slots=True)

@@ -5,9 +5,10 @@ It lives beside the outbox it counts; app.observe runs the observation at commit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import metrics
@@ -17,23 +18,38 @@ from app.paging.models import Outbound
 from app.paging.outbox import PAGE_KINDS
 
 
-def first_page_sent(session: Session, row: Outbound, now: datetime) -> None:
-    """Observe the time from report to first page when `row` (just accepted by Twilio) is
-    its case's first page sent.
+def first_pages_sent(session: Session, sent: Sequence[tuple[Outbound, datetime]]) -> None:
+    """Observe the time from report to first page for each case whose first page is among
+    `sent` (rows just accepted by Twilio, with when), in one statement for the whole batch
+    of outcomes recorded together: a round trip per page made the PostgreSQL worker slow.
 
-    Called after the page's event is recorded: on PostgreSQL that locked the case row
-    (app.audit.log), so two workers sending a case's pages at once cannot both be first.
+    Called before the batch's rows are marked sent, and after their cases' chains were
+    locked: on PostgreSQL that locked the case rows (app.audit.log), so two workers sending
+    a case's pages at once cannot both be first.
     """
-    case_id = row.case_id
-    if case_id is None or row.kind not in PAGE_KINDS:
+    pages = [(row, now) for row, now in sent if row.case_id is not None and row.kind in PAGE_KINDS]
+    if not pages:
         return
-    sent = session.scalar(
-        select(func.count()).where(
-            Outbound.case_id == case_id,
+    sent_before = (
+        select(Outbound.id)
+        .where(
+            Outbound.case_id == Case.id,
             Outbound.kind.in_(PAGE_KINDS),
             Outbound.sent_at.is_not(None),
+            Outbound.id.not_in([row.id for row, _ in pages]),
         )
+        .exists()
     )
-    if sent == 1:
-        opened = session.get_one(Case, case_id).opened_at
-        after_commit(session, metrics.FIRST_PAGE.observe, (now - opened).total_seconds())
+    with session.no_autoflush:
+        opened = {
+            case_id: at
+            for case_id, at in session.execute(
+                select(Case.id, Case.opened_at).where(
+                    Case.id.in_({row.case_id for row, _ in pages}), ~sent_before
+                )
+            )
+        }
+    for row, now in pages:
+        at = opened.pop(row.case_id, None)  # the first of a case's pages here, no other
+        if at is not None:
+            after_commit(session, metrics.FIRST_PAGE.observe, (now - at).total_seconds())
