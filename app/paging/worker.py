@@ -74,9 +74,13 @@ class Worker:
 
     def round(self) -> None:
         """Every due escalation step, then as many due messages as the sender has room
-        for, started and not waited for: the loop is free again at once for new work."""
+        for, started and not waited for: the loop is free again at once for new work.
+
+        The engine runs again only after a full batch: cases keep coming due, and running
+        until none is left (a dozen round trips a run on PostgreSQL) starved the sender;
+        what came due meanwhile is taken by the next round, at most TURN later."""
         s = self.services
-        while engine.run_due(s.sessions, s.clock()):
+        while engine.run_due(s.sessions, s.clock()) >= engine.BATCH:
             pass
         self.sender.pump()
         self._retention()
