@@ -276,6 +276,18 @@ def webhook(url: str, form: dict[str, str]) -> tuple[dict[str, str], str]:
     return headers, body
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (the embedded worker of `hotline serve`)."""
+    listed = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in listed.read_text().split()] if listed.exists() else []
+
+
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile; NaN for no values."""
     if not values:

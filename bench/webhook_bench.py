@@ -79,7 +79,7 @@ def run_wrk(base: str, path: str, requests: Path, seconds: int, connections: int
         check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
-    result = {"req/s": f"{rate:,.0f}"}
+    result = {"req/s": f"{rate:,.0f}", "answered": re.search(r"(\d+) requests in", out)[1]}
     for pct in ("50", "90", "99"):
         result[f"p{pct}"] = re.search(rf"\s{pct}%\s+(\S+)", out)[1]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -89,12 +89,29 @@ def run_wrk(base: str, path: str, requests: Path, seconds: int, connections: int
     return result
 
 
-def drive(url: str, path: str, tmp: Path, seconds: int, connections: int) -> dict[str, str]:
-    """wrk on `url`+`path` with enough distinct pre-signed reports for the run."""
+def drive(
+    url: str,
+    path: str,
+    tmp: Path,
+    seconds: int,
+    connections: int,
+    web: int,
+    worker: int | None = None,
+) -> dict[str, str]:
+    """wrk on `url`+`path` with enough distinct pre-signed reports for the run, and the CPU
+    time the web process (pid `web`) and the worker (`worker`) spent per request: a figure
+    that other load on the machine barely moves, unlike the rate."""
     requests = tmp / f"requests-{rig.free_port()}.txt"
     rig.write_wrk_requests(requests, url + path, min(79_000, seconds * 5_000))
+    pids = {"web": web, "worker": worker}
     try:
-        return run_wrk(url, path, requests, seconds, connections)
+        before = {name: rig.cpu_seconds(pid) for name, pid in pids.items() if pid}
+        result = run_wrk(url, path, requests, seconds, connections)
+        answered = int(result["answered"])
+        for name, start in before.items():
+            spent = rig.cpu_seconds(pids[name]) - start  # type: ignore[arg-type]
+            result[f"{name} CPU/req"] = f"{1000 * spent / max(answered, 1):.2f} ms"
+        return result
     finally:
         requests.unlink()
 
@@ -115,7 +132,7 @@ def bench_flask(script: Path, tmp: Path, seconds: int, connections: int) -> dict
     )
     try:
         rig.wait_ready(f"{url}/_health", server)
-        return drive(url, "/incoming_sms", tmp, seconds, connections)
+        return drive(url, "/incoming_sms", tmp, seconds, connections, server.pid)
     finally:
         rig.stop(server)
 
@@ -128,7 +145,7 @@ def bench_fastapi(tmp: Path, seconds: int, connections: int) -> dict[str, str]:
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", *app, *quiet])
     try:
         rig.wait_ready(f"{url}/healthz", server)
-        return drive(url, "/twilio/sms", tmp, seconds, connections)
+        return drive(url, "/twilio/sms", tmp, seconds, connections, server.pid)
     finally:
         rig.stop(server)
 
@@ -138,7 +155,9 @@ def bench_hotline(db: str, tmp: Path, seconds: int, connections: int) -> dict[st
     try:
         with rig.hotline(db, standin) as hl:
             before = len(standin.received())
-            result = drive(hl.url, "/twilio/sms", tmp, seconds, connections)
+            web = hl.procs[0].pid
+            worker = hl.procs[1].pid if len(hl.procs) > 1 else next(iter(rig.children(web)), None)
+            result = drive(hl.url, "/twilio/sms", tmp, seconds, connections, web, worker)
             result["pages during run"] = f"{len(standin.received(since=before)):,}"
             return result
     finally:
@@ -173,6 +192,7 @@ def main() -> None:
     print(f"{args.seconds} s each, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores")
     print(f"`{rig.command_line()}`\n")
     columns = ["req/s", "p50", "p90", "p99", "non-2xx", "socket errors", "pages during run"]
+    columns += ["web CPU/req", "worker CPU/req"]
     print("| system | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for name, row in rows.items():
