@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from urllib.parse import urlparse
 
 import pytest
 from starlette.datastructures import FormData
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, remove_port
 
 from app.telephony.signature import is_valid, sign
 
@@ -144,3 +145,25 @@ def test_hmac_sha256_signatures() -> None:
     assert is_valid(TOKEN, URL, PARAMS, signature, algorithm="HMAC_SHA256")
     assert not is_valid(TOKEN, URL, PARAMS, signature)
     assert not is_valid(TOKEN, URL, PARAMS, signature, algorithm="HMAC_MD5")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hotline.example.org/twilio/sms",
+        "https://hotline.example.org:443/twilio/sms?source=test",
+        "http://127.0.0.1:8000/twilio/voice/screen?case=12",
+    ],
+)
+@pytest.mark.parametrize("algorithm", [None, "HMAC_SHA256"])
+def test_is_valid_decides_as_the_package_does(url: str, algorithm: str | None) -> None:
+    # is_valid stops at the first form of the URL that matches, where RequestValidator.validate
+    # computes both: the same answer whichever form Twilio signed, or another URL.
+    parsed = urlparse(url)
+    signed_urls = [remove_port(parsed), add_port(parsed), "https://elsewhere.example.org/"]
+    signatures = [sign(TOKEN, signed, PARAMS, algorithm=algorithm) for signed in signed_urls]
+    answers = []
+    for signature in [*signatures, "not-a-signature"]:
+        answers.append(is_valid(TOKEN, url, PARAMS, signature, algorithm=algorithm))
+        assert answers[-1] is RequestValidator(TOKEN).validate(url, PARAMS, signature, algorithm)
+    assert answers == [True, True, False, False]
