@@ -96,7 +96,9 @@ def build(
     )
 
 
-def from_request(request: Request) -> Services:
+async def from_request(request: Request) -> Services:
+    """The dependency. Async, so FastAPI calls it on the event loop rather than handing it
+    to the thread pool and back on every request."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
