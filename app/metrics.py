@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import cache
 from typing import Any
 
 from prometheus_client import (
@@ -34,10 +35,14 @@ from app.event_types import EventType
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+_HOST = socket.gethostname().replace("_", "-")
+
+
 def _process_identifier() -> str:
     """Host and pid: two containers sharing the metrics directory both run as pid 1, and
-    two processes writing one file would corrupt it."""
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+    two processes writing one file would corrupt it. prometheus_client asks at every
+    increment (to notice a fork), so the host name is read once."""
+    return f"{_HOST}-{os.getpid()}"
 
 
 disable_created_metrics()  # *_created samples: noise here, and absent in multiprocess mode
@@ -167,4 +172,11 @@ class WebhookCounter:
             await self.app(scope, receive, send_status)
         finally:
             path = getattr(scope.get("route"), "path", "unknown")
-            WEBHOOKS.labels(path, webhook_outcome(status, scope.get(OUTCOME))).inc()
+            _webhooks(path, webhook_outcome(status, scope.get(OUTCOME))).inc()
+
+
+@cache
+def _webhooks(path: str, outcome: str) -> Counter:
+    """The count of one route template and outcome (a few dozen in all), looked up once
+    rather than through `labels` (a lock and a tuple) on every webhook."""
+    return WEBHOOKS.labels(path, outcome)
