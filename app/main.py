@@ -36,6 +36,9 @@ from app.web import status
 log = logging.getLogger(__name__)
 
 
+MAX_BODY_BYTES = 1024 * 1024
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -89,6 +92,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from local files instead (app.apidocs): no CDN
         redoc_url=None,
+        # Nothing we take comes near it (Twilio's webhooks are a few kilobytes, a note or
+        # a record edit a few more): an unsigned megabyte is refused before it is read
+        # into memory, let alone checked.
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.services = services
     app.add_middleware(WebhookCounter)

@@ -398,6 +398,22 @@ def test_a_roster_reload_elsewhere_reaches_this_process_at_once(hl: Hotline) -> 
     assert recipients(hl.after(minutes=5)) == {AVERY, BLAKE}
 
 
+def test_a_body_over_a_megabyte_gets_413_and_changes_nothing(hl: Hotline) -> None:
+    from sqlalchemy import func, select
+
+    from app.telephony.models import WebhookReceipt
+
+    body = b"From=%2B15555550177&To=%2B15555550100&MessageSid=SMx&Body=" + b"a" * (1024 * 1024)
+    response = hl.client.post(
+        "/twilio/sms",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    with hl.services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookReceipt)) == 0
+
+
 def test_a_body_that_is_not_a_form_gets_415(hl: Hotline) -> None:
     response = hl.client.post(
         "/twilio/sms", content=b'{"From": "x"}', headers={"Content-Type": "application/json"}
