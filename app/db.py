@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -208,6 +209,34 @@ T = TypeVar("T")
 Work = Callable[[Session], T]
 
 
+class General:
+    """A batch function's word for a unit it leaves to its general path (`Batched.alone`)."""
+
+    def __repr__(self) -> str:
+        return "GENERAL"
+
+
+GENERAL = General()
+
+#: A kind of batchable unit: runs many queued units' items in the session at once and returns,
+#: per item and in order, its unit's result or GENERAL. Whatever it writes, it writes for all
+#: of them: it either returns or raises, and raising undoes all of it.
+BatchKind = Callable[[Session, list[Any]], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Batched(Generic[T]):
+    """A unit of work that may run together with the queued units of its kind."""
+
+    kind: BatchKind
+    item: Any  # what `kind` reads of this unit
+    alone: Work[T]  # the general path: the unit run by itself
+
+
+Unit = Work[T] | Batched[T]
+Queued = tuple[Unit[T], "Future[T]"]
+
+
 class GroupCommit(Generic[T]):
     """A writer that runs concurrent units of work in one transaction and one COMMIT.
 
@@ -219,6 +248,12 @@ class GroupCommit(Generic[T]):
     batch as a whole fails (its connection broke, the COMMIT failed), nothing of it was
     committed and each unit runs again on its own, in a transaction of its own, so one bad
     unit never takes the others down with it.
+
+    A `Batched` unit names its kind: consecutive queued units of one kind run through the
+    kind's function together, in one savepoint (a handful of statements for all of them
+    rather than a handful each). The units it returns GENERAL for then run alone, each in a
+    savepoint of its own, after it; if it raises, its savepoint is rolled back and every
+    unit of it runs alone.
 
     Units must be safe to run twice (the fallback reruns them): they may only write through
     their session. Writer threads start when units wait and none is free, up to `writers`,
@@ -239,30 +274,34 @@ class GroupCommit(Generic[T]):
         self.writers = writers
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
-        self._queue: queue.SimpleQueue[tuple[Work[T], Future[T]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Queued[T]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running = 0  # writer threads alive
         self._idle = 0  # of them, waiting for a unit
 
-    def submit(self, work: Work[T]) -> Future[T]:
+    def submit(self, work: Unit[T]) -> Future[T]:
         """Queue a unit of work; the future resolves once it is committed (or failed)."""
         done: Future[T] = Future()
         # The unit runs in the writer's thread, but sees the submitter's context variables
-        # (a replay from the outage spool says so in one).
+        # (a replay from the outage spool says so in one). A batch function does not.
         context = contextvars.copy_context()
+        if isinstance(work, Batched):
+            unit: Unit[T] = Batched(work.kind, work.item, partial(context.run, work.alone))
+        else:
+            unit = partial(context.run, work)
         with self._lock:
-            self._queue.put((partial(context.run, work), done))
+            self._queue.put((unit, done))
             if self._idle == 0 and self._running < self.writers:
                 self._running += 1
                 threading.Thread(target=self._write, name="commits", daemon=True).start()
         return done
 
-    def run(self, work: Work[T]) -> T:
+    def run(self, work: Unit[T]) -> T:
         """Submit and wait: for callers in threads of their own (sync endpoints, replays).
         Without writers, the unit runs right here in a transaction of its own."""
         if not self.writers:
             with self.sessions() as session, session.begin():
-                return work(session)
+                return _alone(work)(session)
         return self.submit(work).result()
 
     def _write(self) -> None:
@@ -294,44 +333,100 @@ class GroupCommit(Generic[T]):
                         done.set_exception(error)
                 raise
 
-    def _commit(self, batch: list[tuple[Work[T], Future[T]]]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
+    def _commit(self, batch: list[Queued[T]]) -> None:
+        outcomes: dict[int, tuple[bool, Any]] = {}  # by position in the batch
         try:
             with self.sessions() as session, session.begin() as outer:
-                for work, _ in batch:
-                    # What a unit appends to session.info (events to log after the commit,
-                    # callbacks) is cut back when its savepoint rolls back.
-                    marks = {k: len(v) for k, v in session.info.items() if isinstance(v, list)}
-                    try:
-                        with session.begin_nested():
-                            outcomes.append((True, work(session)))
-                    except Exception as error:  # this unit alone is rolled back
-                        if not _intact(session, outer) or _connection_lost(error):
-                            raise
-                        for key, length in marks.items():
-                            if isinstance(kept := session.info.get(key), list):
-                                del kept[length:]
-                        outcomes.append((False, error))
-                    if not _intact(session, outer):
-                        raise RuntimeError("a unit of work ended the batch's transaction")
+                for run in _runs(batch):
+                    alone = run
+                    if _kind(run[0][1]) is not None:
+                        alone = self._together(session, outer, run, outcomes)
+                    for at, unit in alone:
+                        outcomes[at] = self._in_savepoint(session, outer, _alone(unit))
         except Exception:
             self._one_by_one(batch)
             return
-        for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+        for at, (_, done) in enumerate(batch):
+            ok, value = outcomes[at]
             if ok:
                 done.set_result(value)
             else:
                 done.set_exception(value)
 
-    def _one_by_one(self, batch: list[tuple[Work[T], Future[T]]]) -> None:
+    def _together(
+        self,
+        session: Session,
+        outer: SessionTransaction,
+        run: list[tuple[int, Unit[T]]],
+        outcomes: dict[int, tuple[bool, Any]],
+    ) -> list[tuple[int, Unit[T]]]:
+        """Run units of one kind through its function; returns those left to run alone."""
+        units = [unit for _, unit in run if isinstance(unit, Batched)]
+        ok, results = self._in_savepoint(
+            session, outer, lambda s: units[0].kind(s, [u.item for u in units])
+        )
+        if not ok:
+            return run  # rolled back: each runs alone
+        left = []
+        for (at, unit), result in zip(run, results, strict=True):
+            if result is GENERAL:
+                left.append((at, unit))
+            else:
+                outcomes[at] = (True, result)
+        return left
+
+    def _in_savepoint(
+        self, session: Session, outer: SessionTransaction, work: Work[Any]
+    ) -> tuple[bool, Any]:
+        """Run `work` in a savepoint: (True, its result), or (False, its error) when it
+        failed and was rolled back alone. Raises when the batch's transaction is lost."""
+        # What a unit appends to session.info (events to log after the commit,
+        # callbacks) is cut back when its savepoint rolls back.
+        marks = {k: len(v) for k, v in session.info.items() if isinstance(v, list)}
+        try:
+            with session.begin_nested():
+                outcome = (True, work(session))
+        except Exception as error:  # this unit alone is rolled back
+            if not _intact(session, outer) or _connection_lost(error):
+                raise
+            for key, length in marks.items():
+                if isinstance(kept := session.info.get(key), list):
+                    del kept[length:]
+            outcome = (False, error)
+        if not _intact(session, outer):
+            raise RuntimeError("a unit of work ended the batch's transaction")
+        return outcome
+
+    def _one_by_one(self, batch: list[Queued[T]]) -> None:
         for work, done in batch:
             try:
                 with self.sessions() as session, session.begin():
-                    result = work(session)
+                    result = _alone(work)(session)
             except BaseException as error:
                 done.set_exception(error)
             else:
                 done.set_result(result)
+
+
+def _alone(unit: Unit[T]) -> Work[T]:
+    return unit.alone if isinstance(unit, Batched) else unit
+
+
+def _runs(batch: list[Queued[T]]) -> Iterator[list[tuple[int, Unit[T]]]]:
+    """The batch's units with their positions, consecutive units of one kind together."""
+    run: list[tuple[int, Unit[T]]] = []
+    for at, (unit, _) in enumerate(batch):
+        kind = _kind(unit)
+        if run and (kind is None or kind != _kind(run[-1][1])):
+            yield run
+            run = []
+        run.append((at, unit))
+    if run:
+        yield run
+
+
+def _kind(unit: Unit[Any]) -> BatchKind | None:
+    return unit.kind if isinstance(unit, Batched) else None
 
 
 def _intact(session: Session, outer: SessionTransaction) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -86,14 +86,39 @@ def insert_numbered_row(
     session: Session, values: dict[str, Any], *, source: NumberSource | None = None
 ) -> int:
     """`insert_numbered` without the ORM (the hot path, a new report): the case's row
-    `values` go in under the first free number of `source`, one INSERT ... ON CONFLICT DO
-    NOTHING RETURNING per number tried (both databases), so a taken number costs no savepoint and no
-    read first. Returns the number."""
+    `values` go in under the first free number of `source`. Returns the number."""
+    return insert_numbered_rows(session, [values], source=source)[0]
+
+
+def insert_numbered_rows(
+    session: Session, rows: Sequence[dict[str, Any]], *, source: NumberSource | None = None
+) -> list[int]:
+    """Many new cases' rows at once, each under a number of its own sequence from `source`:
+    one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (both databases) for all of
+    them, then one more for those whose number was taken, and so on. A taken number costs
+    no savepoint and no read first, and no two rows try the same number. Returns the
+    numbers, in the order of `rows`."""
     statement = _INSERT_IF_FREE[session.get_bind().dialect.name]
-    for number in (source or source_of(session))():
-        if session.execute(statement, {**values, "id": number}).first() is not None:
-            return number
-    raise RuntimeError("the case number source ran out of numbers")
+    candidates = [iter((source or source_of(session))()) for _ in rows]
+    numbers: list[int] = [0] * len(rows)
+    tried: set[int] = set()
+    waiting = list(range(len(rows)))
+    while waiting:
+        trying: dict[int, int] = {}  # number: row
+        for at in waiting:
+            number = next((n for n in candidates[at] if n not in tried), None)
+            if number is None:
+                raise RuntimeError("the case number source ran out of numbers")
+            tried.add(number)
+            trying[number] = at
+        taken = session.execute(
+            statement, [{**rows[at], "id": number} for number, at in trying.items()]
+        )
+        inserted = set(taken.scalars())
+        for number in inserted:
+            numbers[trying[number]] = number
+        waiting = [at for number, at in trying.items() if number not in inserted]
+    return numbers
 
 
 # Built once per dialect: compiled once per engine, then served from the statement cache.

@@ -7,6 +7,7 @@ and the messages it owes together, so none exists without the others.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -166,22 +167,37 @@ def text_stored(
     """Insert a text on the case (one Core statement, no flush) and return its
     message_received event, sealed into the case's chain, for the caller to insert
     (app.audit.log.insert_events) with any others."""
-    message_id = session.execute(
-        _INSERT_MESSAGE,
-        {"case_id": case_id, "direction": "in", "author": actor, "body": body, "at": now},
-    ).inserted_primary_key[0]  # type: ignore[index]
-    return sealed(
-        session,
-        case_id=case_id,
-        type=EventType.MESSAGE_RECEIVED,
-        actor=actor,
-        at=now,
-        message_id=message_id,
-        chars=len(body),
-    )
+    return texts_stored(session, [(case_id, body, now, actor)])[0]
 
 
-_INSERT_MESSAGE = insert(Message.__table__)  # built once: compiled once, then cached
+def texts_stored(
+    session: Session, texts: Sequence[tuple[int, str, datetime, str]]
+) -> list[dict[str, Any]]:
+    """`text_stored` for many (case, body, time, author) at once: one executemany, and
+    their events in the same order."""
+    rows = [
+        {"case_id": case_id, "direction": "in", "author": actor, "body": body, "at": at}
+        for case_id, body, at, actor in texts
+    ]
+    ids = session.execute(_INSERT_MESSAGE, rows).scalars().all()
+    return [
+        sealed(
+            session,
+            case_id=row["case_id"],
+            type=EventType.MESSAGE_RECEIVED,
+            actor=row["author"],
+            at=row["at"],
+            message_id=message_id,
+            chars=len(row["body"]),
+        )
+        for row, message_id in zip(rows, ids, strict=True)
+    ]
+
+
+# Built once: compiled once, then cached. The ids come back in the order of the rows.
+_INSERT_MESSAGE = insert(Message.__table__).returning(
+    Message.__table__.c.id, sort_by_parameter_order=True
+)
 
 
 def append_report(

@@ -5,6 +5,10 @@ whose name appears in a report). They change only when a roster is loaded, which
 hotline with a new `roster_version`; a copy cached under the version the hotline row carries
 is therefore current, in this process or any other, and costs no query.
 
+The webhook's batches read the hotlines their texts were sent to as plain rows, one statement
+per batch (`hotlines_by_number`): a roster load (a new version) or a deactivation is seen by
+the very next batch, in every process, and no text pays for an ORM load.
+
 Each hotline's name, safety and emergency information is also remembered by number
 (`remember`, `contact_of`): while the database is unreachable, a webhook is still answered
 with the emergency information of the hotline it was sent to (app.telephony.outage).
@@ -13,9 +17,11 @@ with the emergency information of the hotline it was sent to (app.telephony.outa
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.roster.models import Hotline, Responder, Shift
@@ -43,12 +49,40 @@ class Contact:
     emergency_info: str
 
 
+@dataclass(frozen=True, slots=True)
+class HotlineRow:
+    """A hotline's row as plain data: what a new report reads of it (as the ORM's Hotline)."""
+
+    id: int
+    number: str
+    name: str
+    safety_info: str
+    emergency_info: str
+    policy: dict[str, Any]
+    active: bool
+    roster_version: str
+
+
+_hotline = Hotline.__table__.c
+_HOTLINES = select(*(_hotline[f.name] for f in fields(HotlineRow))).where(
+    _hotline.number.in_(bindparam("numbers", expanding=True))
+)
+
+
+def hotlines_by_number(session: Session, numbers: Iterable[str]) -> dict[str, HotlineRow]:
+    """The hotlines these numbers belong to, as they are now, in one statement."""
+    return {
+        row.number: HotlineRow(*row)
+        for row in session.execute(_HOTLINES, {"numbers": sorted(set(numbers))})
+    }
+
+
 _cache: dict[tuple[str, int], tuple[str, Roster]] = {}
 _contacts: dict[str, Contact] = {}  # by hotline number; one process serves one database
 _lock = threading.Lock()
 
 
-def roster_of(session: Session, hotline: Hotline) -> Roster:
+def roster_of(session: Session, hotline: Hotline | HotlineRow) -> Roster:
     key = (str(session.get_bind().url), hotline.id)
     cached = _cache.get(key)
     if cached is not None and cached[0] == hotline.roster_version and hotline.roster_version:
@@ -60,7 +94,7 @@ def roster_of(session: Session, hotline: Hotline) -> Roster:
     return roster
 
 
-def remember(hotline: Hotline) -> None:
+def remember(hotline: Hotline | HotlineRow) -> None:
     """Keep the hotline's name and information for answers given without the database."""
     _contacts[hotline.number] = Contact(hotline.name, hotline.safety_info, hotline.emergency_info)
 

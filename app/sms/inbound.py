@@ -6,6 +6,7 @@ Both run inside the webhook's transaction and return the text to answer with.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import compress
 
 from sqlalchemy.orm import Session
 
@@ -14,10 +15,31 @@ from app.cases import reporter
 from app.cases.models import Case
 from app.cases.report import is_emergency
 from app.casework import commands, intake, new_report
+from app.casework.new_report import NewReport
 from app.paging import escalation
 from app.paging.reachability import mark_reachable, mark_unreachable
+from app.roster.cache import HotlineRow
 from app.roster.models import Hotline, Responder
 from app.sms import grammar
+
+
+def reports_received(session: Session, reports: list[NewReport]) -> list[str | None]:
+    """Reporters' first texts that open cases together (app.casework.new_report): per
+    report, the answer, or None where `from_reporter` must see the text (nothing written)."""
+    usual = [
+        not isinstance(grammar.parse_command(report.body), grammar.CarrierKeyword)
+        for report in reports
+    ]
+    opened = iter(new_report.open_reports(session, list(compress(reports, usual))))
+    answers: list[str | None] = []
+    for report, is_usual in zip(reports, usual, strict=True):
+        case_id = next(opened) if is_usual else None
+        answers.append(None if case_id is None else _received(report.hotline, case_id))
+    return answers
+
+
+def _received(hotline: Hotline | HotlineRow, case_id: int) -> str:
+    return wording.report_received(hotline.name, case_id, hotline.safety_info)
 
 
 def from_reporter(
@@ -28,7 +50,7 @@ def from_reporter(
     if not isinstance(keyword, grammar.CarrierKeyword):
         opened = new_report.open_report(session, hotline, phone, body, now)
         if opened is not None:  # the usual first text, in a few statements
-            return wording.report_received(hotline.name, opened, hotline.safety_info)
+            return _received(hotline, opened)
     case = intake.find_open_case(session, hotline.id, phone)
     if isinstance(keyword, grammar.CarrierKeyword):
         # STOP, START and friends belong to the carrier, which answers them: never a new

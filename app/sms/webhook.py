@@ -8,18 +8,20 @@ that without trying the database. Both replay through `_handler`, like the webho
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
+from app.casework.new_report import NewReport
 from app.drills import service as drills
 from app.paging.models import Outbound
-from app.roster.cache import roster_of
+from app.roster.cache import hotlines_by_number, roster_of
 from app.roster.models import Hotline, Responder
 from app.services import Services, from_request
-from app.sms.inbound import from_reporter, from_responder
+from app.sms.inbound import from_reporter, from_responder, reports_received
 from app.telephony import outage
 from app.telephony.webhook import (
     EMPTY_TWIML,
@@ -66,13 +68,52 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
             answer = drills.answer_text(session, responder, body, now)
             if answer is None:
                 answer = from_responder(session, hotline, responder, body, now, new_limit=limit)
-        if answer is None:
-            return EMPTY_TWIML, False
-        reply = MessagingResponse()
-        reply.message(fit_sms(answer))
-        return str(reply), False
+        return _twiml(answer), False
 
     return sid, handle
+
+
+def _twiml(answer: str | None) -> str:
+    if answer is None:
+        return EMPTY_TWIML
+    reply = MessagingResponse()
+    reply.message(fit_sms(answer))
+    return str(reply)
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """What the batch reads of a text's form."""
+
+    sender: str
+    to: str
+    body: str
+
+
+def _reports(svc: Services, session: Session, texts: list[_Text]) -> list[tuple[str, bool] | None]:
+    """The texts that arrived together and are reporters' first texts, opening their cases
+    together (app.sms.inbound.reports_received); None for every other text, which `_handler`
+    then handles: to no hotline (or a reply through the Messaging Service's pool), from a
+    responder, or a sender's later text (it follows their first)."""
+    now = svc.clock()
+    hotlines = hotlines_by_number(session, {text.to for text in texts})
+    reports: list[tuple[int, NewReport]] = []
+    senders: set[str] = set()
+    for at, text in enumerate(texts):
+        hotline = hotlines.get(text.to)
+        if (
+            text.sender not in senders
+            and hotline is not None
+            and roster_of(session, hotline).responder_id(text.sender) is None
+        ):
+            reports.append((at, NewReport(hotline, text.sender, text.body, now)))
+        senders.add(text.sender)
+    results: list[tuple[str, bool] | None] = [None] * len(texts)
+    answers = reports_received(session, [report for _, report in reports])
+    for (at, _), answer in zip(reports, answers, strict=True):
+        if answer is not None:
+            results[at] = (_twiml(answer), False)
+    return results
 
 
 def _pool_reply_hotline(session: Session, sender: str) -> Hotline | None:
@@ -94,8 +135,10 @@ async def inbound_sms(request: Request) -> Response:
     # them took about a quarter of the event loop's CPU on this route (ADR 0014). Neither has
     # a parameter in the OpenAPI document, so the route's description is the same.
     svc = await from_request(request)
-    sid, handle = _handler(svc, await signed_form(request))
-    return twiml(await answer_once(svc, sid, "sms", handle))
+    form = await signed_form(request)
+    sid, handle = _handler(svc, form)
+    text = _Text(form["From"].strip(), form["To"].strip(), form.get("Body", ""))
+    return twiml(await answer_once(svc, sid, "sms", handle, (_reports, text)))
 
 
 @router.post(

@@ -7,17 +7,18 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request, Response
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from app.db import GroupCommit
+from app.db import GENERAL, Batched, BatchKind, GroupCommit
 from app.event_types import EventType
 from app.settings import Settings
 from app.telephony.models import WebhookReceipt
@@ -165,13 +166,30 @@ def twiml(xml: str) -> Response:
     return Response(content=xml, media_type=TWIML)
 
 
+#: What many webhooks of one endpoint do at once, in the batch's session: per item (what
+#: the endpoint read of each form), in order, its TwiML answer and whether it created work,
+#: or None for the webhooks that need their own `Handler` (nothing written for them).
+BatchHandler = Callable[[Services, Session, list[Any]], list[tuple[str, bool] | None]]
+
+
 async def answer_once(
-    svc: Services, sid: str, kind: str, handle: Callable[[Session], tuple[str, bool]]
+    svc: Services,
+    sid: str,
+    kind: str,
+    handle: Handler,
+    batch: tuple[BatchHandler, Any] | None = None,
 ) -> str:
     """`once` for async endpoints: the event loop waits for the group commit without
-    holding a thread (or, on PostgreSQL, for the transaction in the thread pool), and goes
-    on reading other requests meanwhile."""
-    unit = _unit(svc, sid, kind, handle)
+    holding a thread (or, without writers, for the transaction in the thread pool), and goes
+    on reading other requests meanwhile.
+
+    With `batch` (a handler for many and this webhook's item), the webhooks of the endpoint
+    that wait together are handled together (app.db.Batched): their receipts are one
+    statement, and what the batch handler leaves runs `handle` as usual."""
+    unit: Callable[[Session], str] | Batched[str] = _unit(svc, sid, kind, handle)
+    if batch is not None and replaying.get() is None:
+        handler, item = batch
+        unit = Batched(_batch_kind(handler), _Webhook(svc, sid, kind, item), unit)
     try:
         if svc.commits.writers:
             return await asyncio.wrap_future(svc.commits.submit(unit))
@@ -230,6 +248,66 @@ def _unit(
 
 
 _INSERT_RECEIPT = insert(WebhookReceipt.__table__)  # built once: compiled once, then cached
+_receipt = WebhookReceipt.__table__.c
+_ANSWERED = select(_receipt.sid).where(_receipt.sid.in_(bindparam("sids", expanding=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Webhook:
+    """A webhook waiting in a batch."""
+
+    svc: Services
+    sid: str
+    kind: str
+    item: Any
+
+
+_kinds: dict[BatchHandler, BatchKind] = {}
+
+
+def _batch_kind(handler: BatchHandler) -> BatchKind:
+    """The group commit's batch kind of the handler's webhooks: one per handler."""
+    kind = _kinds.get(handler)
+    if kind is None:
+        kind = _kinds.setdefault(handler, partial(_answer_batch, handler))
+    return kind
+
+
+def _answer_batch(handler: BatchHandler, session: Session, webhooks: list[_Webhook]) -> list[Any]:
+    """Webhooks handled together, with their receipts in one statement. A SID answered
+    before, or twice in the batch, goes to the general path, which answers it as the
+    first time; so does every webhook the handler leaves. A SID another process answers
+    meanwhile fails the receipts' insert, and with it the batch: each then runs alone."""
+    answered = set(session.scalars(_ANSWERED, {"sids": [w.sid for w in webhooks]}))
+    fresh: list[int] = []
+    for at, webhook in enumerate(webhooks):
+        if webhook.sid not in answered:
+            answered.add(webhook.sid)
+            fresh.append(at)
+    svc = webhooks[0].svc
+    results: list[Any] = [GENERAL] * len(webhooks)
+    receipts = []
+    made_work = False
+    for at, result in zip(
+        fresh, handler(svc, session, [webhooks[at].item for at in fresh]), strict=True
+    ):
+        if result is not None:
+            results[at], work = result
+            made_work = made_work or work
+            receipts.append(
+                {
+                    "sid": webhooks[at].sid,
+                    "kind": webhooks[at].kind,
+                    "received_at": svc.clock(),
+                    "answer": results[at],
+                }
+            )
+    if receipts:
+        session.execute(_INSERT_RECEIPT, receipts)
+    if made_work:
+        for receiver in _work_receivers:
+            receiver(session)
+    return results
 
 
 def _answered_before(svc: Services, sid: str, error: IntegrityError) -> str:
