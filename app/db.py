@@ -296,6 +296,10 @@ class GroupCommit(Generic[T]):
                 threading.Thread(target=self._write, name="commits", daemon=True).start()
         return done
 
+    def waiting(self) -> int:
+        """How many units wait for a writer (roughly: they come and go meanwhile)."""
+        return self._queue.qsize()
+
     def run(self, work: Unit[T]) -> T:
         """Submit and wait: for callers in threads of their own (sync endpoints, replays).
         Without writers, the unit runs right here in a transaction of its own."""

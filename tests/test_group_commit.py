@@ -1,19 +1,21 @@
 """Group commit (app.db.GroupCommit): webhooks that arrive together share one COMMIT, each
 in a savepoint of its own, and none is answered before its COMMIT. One that fails is rolled
-back alone; a batch that fails as a whole runs its units one by one."""
+back alone; a batch that fails as a whole runs its units one by one. Units of one kind run
+through its batch function together."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import GroupCommit, utcnow
+from app.db import GENERAL, Batched, BatchKind, GroupCommit, Unit, utcnow
 from app.telephony.models import WebhookReceipt
 
 
@@ -32,8 +34,8 @@ def stored(sessions: sessionmaker[Session]) -> set[str]:
 
 
 def batch_behind(
-    commits: GroupCommit[int], units: list[Callable[[Session], int]]
-) -> tuple[Future[int], list[Future[int]]]:
+    commits: GroupCommit[Any], units: list[Unit[Any]]
+) -> tuple[Future[Any], list[Future[Any]]]:
     """Submit `units` while a first unit holds the writer, so they form one batch."""
     started, release = threading.Event(), threading.Event()
 
@@ -109,3 +111,64 @@ def test_the_writer_ends_when_idle_and_starts_again(
         deadline.wait(0.05)
     commits.run(receipt("SM2"))
     assert stored(session_factory) == {"SM1", "SM2"}
+
+
+def receipts_kind(calls: list[list[str]]) -> BatchKind:
+    """A batch kind that stores the receipts of its units' SIDs in one statement, and
+    leaves SIDs starting "general" to their units."""
+
+    def receipts(session: Session, sids: list[str]) -> list[object]:
+        calls.append(sids)
+        mine = [sid for sid in sids if not sid.startswith("general")]
+        session.execute(
+            insert(WebhookReceipt),
+            [{"sid": s, "kind": "sms", "received_at": utcnow(), "answer": s} for s in mine],
+        )
+        if "SM-breaks" in sids:
+            raise RuntimeError("the batch function failed")
+        return [GENERAL if sid.startswith("general") else f"batched {sid}" for sid in sids]
+
+    return receipts
+
+
+def batched(kind: BatchKind, sid: str) -> Batched[object]:
+    def alone(session: Session) -> object:
+        receipt(sid)(session)
+        return f"alone {sid}"
+
+    return Batched(kind, sid, alone)
+
+
+def test_units_of_one_kind_run_together_and_the_general_ones_after(
+    session_factory: sessionmaker[Session],
+) -> None:
+    calls: list[list[str]] = []
+    kind, other = receipts_kind(calls), receipts_kind(calls)
+    commits: GroupCommit[object] = GroupCommit(session_factory)
+    units = [
+        batched(kind, "SM1"),
+        batched(kind, "general-1"),
+        batched(kind, "SM2"),
+        receipt("SM3"),  # an ordinary unit ends the run of its kind
+        batched(kind, "SM4"),
+        batched(other, "SM5"),  # so does a unit of another kind
+    ]
+    _, futures = batch_behind(commits, units)
+    answers = [future.result(10) for future in futures]
+    assert calls == [["SM1", "general-1", "SM2"], ["SM4"], ["SM5"]]
+    assert answers[:3] == ["batched SM1", "alone general-1", "batched SM2"]
+    assert answers[4:] == ["batched SM4", "batched SM5"]
+    assert stored(session_factory) == {"SM1", "general-1", "SM2", "SM3", "SM4", "SM5"}
+
+
+def test_a_batch_function_that_raises_is_rolled_back_and_its_units_run_alone(
+    session_factory: sessionmaker[Session],
+) -> None:
+    calls: list[list[str]] = []
+    kind = receipts_kind(calls)
+    commits: GroupCommit[object] = GroupCommit(session_factory)
+    sids = ["SM1", "SM-breaks", "SM2"]
+    _, futures = batch_behind(commits, [batched(kind, sid) for sid in sids])
+    assert [future.result(10) for future in futures] == [f"alone {sid}" for sid in sids]
+    assert calls == [sids]  # once, then never again
+    assert stored(session_factory) == set(sids)  # each once: the batch's rows were undone

@@ -1,19 +1,26 @@
 """A new report through the hot path (app.casework.new_report) stores what the general
-path (app.casework.intake.open_case through the ORM) stores, and its chain verifies."""
+path (app.casework.intake.open_case through the ORM) stores, and its chain verifies; reports
+that arrive together are written together, and store what they would one by one."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.audit.models import Event
 from app.cases.models import Case, Message
 from app.casework import events as case_log
 from app.casework import new_report
 from app.paging.models import Outbound
-from tests.harness import REPORTER, REPORTER_2, Hotline
+from app.telephony.models import WebhookReceipt
+from tests.harness import AVERY, REPORTER, REPORTER_2, Hotline, count
 
 TEXT = "Someone in a red hoodie is harassing people at booth 12"
 
@@ -110,3 +117,113 @@ def test_a_follow_up_joins_the_open_case(hl: Hotline) -> None:
     assert "Added to case 1" in hl.answer(REPORTER, "It was near the coffee stand")
     with hl.services.sessions() as session:
         assert session.scalar(select(Case.id).where(Case.id != 1)) is None
+
+
+def in_one_batch(hl: Hotline, texts: list[tuple[str, str, str]]) -> list[str]:
+    """Post (sender, body, SID) texts, queued in this order behind a unit that holds the
+    group commit's writer, so they run as one batch; returns their answers."""
+    commits = hl.services.commits
+    started, release = threading.Event(), threading.Event()
+
+    def holder(_session: Session) -> str:
+        started.set()
+        release.wait(10)
+        return ""
+
+    held = commits.submit(holder)
+    assert started.wait(10)
+    with ThreadPoolExecutor(len(texts)) as pool:
+        posted = []
+        for sender, body, sid in texts:
+            posted.append(pool.submit(hl.answer, sender, body, sid=sid))
+            deadline = time.monotonic() + 10
+            while commits.waiting() < len(posted):  # queued in order
+                assert time.monotonic() < deadline, "the webhook never reached the writer"
+                time.sleep(0.001)
+        release.set()
+        held.result(10)
+        return [answer.result(10) for answer in posted]
+
+
+def reporter(n: int) -> str:
+    return f"+1555555{n:04d}"
+
+
+def test_a_batch_of_reports_stores_what_single_reports_do(
+    hl: Hotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = watch(monkeypatch)
+    answers = in_one_batch(hl, [(reporter(i), TEXT, f"SMbatch{i}") for i in range(4)])
+    assert opened == [1, 2, 3, 4]  # one batch opened them all
+    assert [f"case {i}" in answer for i, answer in enumerate(answers, 1)] == [True] * 4
+    for i in range(4):
+        assert f"case {i + 5}" in hl.answer(reporter(10 + i), TEXT)  # one by one
+    single = stored(hl, 5)
+    assert single["pages"]
+    for case_id in (1, 2, 3, 4, 6, 7, 8):
+        assert stored(hl, case_id) == single
+    assert count(hl, Case) == 8
+    assert count(hl, WebhookReceipt) == 8
+
+
+def test_a_mixed_batch_answers_each_text_as_alone(
+    hl: Hotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = watch(monkeypatch)
+    answers = in_one_batch(
+        hl,
+        [
+            (REPORTER, TEXT, "SM1"),
+            (REPORTER_2, TEXT, "SM2"),
+            (REPORTER_2, "It was near the coffee stand", "SM3"),  # a follow-up
+            (REPORTER, TEXT, "SM1"),  # Twilio's retry, while the first is still queued
+            (reporter(3), "EMERGENCY someone collapsed at booth 12", "SM4"),
+            (AVERY, "HELP", "SM5"),  # a responder's command
+        ],
+    )
+    # The batch opened the first two and left the emergency; the rest ran alone, as before.
+    assert opened[:3] == [1, 2, None]
+    assert not any(opened[3:])
+    assert "case 1" in answers[0]
+    assert answers[3] == answers[0]  # the retry is answered as the first time
+    assert "case 2" in answers[1]
+    assert "Added to case 2" in answers[2]
+    assert answers[4].startswith("If anyone is in danger call 911") and "case 3" in answers[4]
+    assert "ACK" in answers[5]  # the command grammar's help
+    assert count(hl, Case) == 3
+    assert count(hl, WebhookReceipt) == 5
+    for case_id in (1, 2, 3):
+        stored(hl, case_id)  # its chain verifies
+    with hl.services.sessions() as session:
+        follow_up = session.scalars(select(Message.body).where(Message.case_id == 2)).all()
+    assert follow_up == [TEXT, "It was near the coffee stand"]
+
+
+def test_a_batch_that_fails_runs_each_text_alone_and_loses_none(
+    hl: Hotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = new_report.open_reports
+
+    def fails_once(session: Session, reports: Sequence[new_report.NewReport]) -> list[int | None]:
+        opened = quick(session, reports)  # written, then undone with the batch
+        if len(reports) > 1:
+            raise RuntimeError("the batch broke")
+        return opened
+
+    monkeypatch.setattr(new_report, "open_reports", fails_once)
+    answers = in_one_batch(hl, [(reporter(i), TEXT, f"SM{i}") for i in range(3)])
+    assert sorted(answer.split("case ")[1][0] for answer in answers) == ["1", "2", "3"]
+    assert count(hl, Case) == 3
+    first = stored(hl, 1)
+    assert first["pages"] and stored(hl, 2) == first and stored(hl, 3) == first
+    assert count(hl, Outbound) == 3 * len(first["pages"])  # nothing twice
+
+
+def test_a_taken_case_number_in_a_batch_is_drawn_again(hl: Hotline) -> None:
+    hl.services.case_numbers = lambda: iter([5, 1, 2, 3, 4, 6])
+    assert "case 5" in hl.answer(REPORTER, TEXT)
+    answers = in_one_batch(hl, [(reporter(i), TEXT, f"SM{i}") for i in range(3)])
+    # The first drew 5, taken, and then the first number nobody in the batch had tried.
+    assert ["case 3" in answers[0], "case 1" in answers[1], "case 2" in answers[2]] == [True] * 3
+    with hl.services.sessions() as session:
+        assert set(session.scalars(select(Case.id))) == {1, 2, 3, 5}
