@@ -227,3 +227,26 @@ def test_a_taken_case_number_in_a_batch_is_drawn_again(hl: Hotline) -> None:
     assert ["case 3" in answers[0], "case 1" in answers[1], "case 2" in answers[2]] == [True] * 3
     with hl.services.sessions() as session:
         assert set(session.scalars(select(Case.id))) == {1, 2, 3, 5}
+
+
+def test_a_sid_another_process_answers_meanwhile_is_answered_as_there(
+    hl: Hotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if hl.services.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one process write at a time")
+    quick = new_report.open_reports
+
+    def meanwhile(session: Session, reports: Sequence[new_report.NewReport]) -> list[int | None]:
+        if len(reports) > 1:  # another web process answers SM1 while this batch runs
+            with hl.services.sessions() as other, other.begin():
+                answer = "<Response><Message>answered elsewhere</Message></Response>"
+                other.add(
+                    WebhookReceipt(sid="SM1", kind="sms", received_at=hl.clock(), answer=answer)
+                )
+        return quick(session, reports)
+
+    monkeypatch.setattr(new_report, "open_reports", meanwhile)
+    answers = in_one_batch(hl, [(reporter(i), TEXT, f"SM{i}") for i in range(3)])
+    assert answers[1] == "answered elsewhere"
+    assert "case 1" in answers[0] and "case 2" in answers[2]
+    assert count(hl, Case) == 2
