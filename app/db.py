@@ -124,63 +124,93 @@ def _serialize_sqlite_transactions(engine: Engine) -> None:
     """SQLite has one writer at a time. Queue transactions on a fair lock rather than on
     SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and turned a few
     concurrent webhooks into second-long waits. Each transaction starts with BEGIN
-    IMMEDIATE, so two writers never deadlock on a lock upgrade.
+    IMMEDIATE, so two writers never deadlock on a lock upgrade; one that only reads
+    (`reading`) starts with a plain BEGIN and waits for nobody (WAL: readers never block).
 
     The lock is a thread lock within the process and, for a database file, an exclusive
     flock on `<database>.lock` between processes: the embedded worker runs as a process of
-    its own (app.embedded), and a webhook waiting for its transaction to end is woken the
-    moment it ends instead of polling. The busy timeout still covers a process that does
-    not take the lock (an older version, the sqlite3 shell)."""
+    its own (app.embedded). Between processes the lock is taken in turns: a process waits
+    for it holding a second flock (`<database>.lock-next`, the turnstile), which the holder
+    must take too before it takes the lock again. Without it, a process whose threads
+    commit one after another (the worker recording outcomes while its loop claims) handed
+    the lock from thread to thread at once and the other process, polling, lost it for up
+    to a tenth of a second. The busy timeout still covers a process that does not take the
+    lock (an older version, the sqlite3 shell)."""
     lock = threading.Lock()
     database = engine.url.database
     on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
-    lock_file: list[int] = []  # opened on first use: the database's folder exists by then
+    files: list[int] = []  # the lock and the turnstile, opened on first use
 
-    def cross_process_lock() -> int | None:
-        if on_disk and not lock_file:
+    def cross_process_lock() -> list[int]:
+        if on_disk and not files:
             try:
-                lock_file.append(os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o600))
+                files.extend(
+                    os.open(f"{database}{suffix}", os.O_RDWR | os.O_CREAT, 0o600)
+                    for suffix in (".lock", ".lock-next")
+                )
             except OSError:
-                return None  # a read-only folder: SQLite's busy timeout alone, as before
-        return lock_file[0] if lock_file else None
+                files.clear()  # a read-only folder: SQLite's busy timeout alone, as before
+        return files
 
     def begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
         lock.acquire()
         try:
             held = cross_process_lock()
-            if held is not None:
-                _flock(held)
+            if held:
+                _take_turn(*held)
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             except BaseException:
-                if held is not None:
-                    fcntl.flock(held, fcntl.LOCK_UN)
+                if held:
+                    fcntl.flock(held[0], fcntl.LOCK_UN)
                 raise
         except BaseException:
             lock.release()
             raise
         conn.info["holds_write_lock"] = True
 
-    def end(conn: Connection) -> None:
+    def end(conn: Connection, statement: str) -> None:
+        """SQLAlchemy calls these listeners before it ends the transaction: end it here,
+        and only then let the next writer in. Released before its COMMIT, the lock let the
+        next BEGIN IMMEDIATE meet the transaction still committing (a disk flush) and fall
+        back on SQLite's busy handler, sleeping for up to 100 ms. The driver's own
+        commit or rollback that follows finds no transaction and does nothing."""
         if conn.info.pop("holds_write_lock", False):
-            if lock_file:
-                fcntl.flock(lock_file[0], fcntl.LOCK_UN)
-            lock.release()
+            try:
+                conn.exec_driver_sql(statement)
+            finally:
+                if files:
+                    fcntl.flock(files[0], fcntl.LOCK_UN)
+                lock.release()
 
     event.listen(engine, "begin", begin)
-    event.listen(engine, "commit", end)
-    event.listen(engine, "rollback", end)
+    event.listen(engine, "commit", partial(end, statement="COMMIT"))
+    event.listen(engine, "rollback", partial(end, statement="ROLLBACK"))
 
 
 SQLITE_LOCK_WAIT_SECONDS = 30.0  # as SQLite's busy timeout: then "database is locked"
+READ_ONLY = "hotline_read_only"  # an execution option: this transaction only reads
 
 
-def _flock(fd: int) -> None:
-    """Take the exclusive lock, polling in steps of at most 2 ms (a waiting webhook starts
-    within 2 ms of the holder's COMMIT), and give up as SQLite would after its timeout
-    rather than wait forever."""
+def _take_turn(lock_fd: int, turnstile_fd: int) -> None:
+    """Take the lock in turn with the other processes: pass the turnstile first and hold
+    it while waiting, so that the holder, back for the lock, waits behind this process."""
     deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
-    pause = 0.0002
+    _flock(turnstile_fd, deadline)
+    try:
+        _flock(lock_fd, deadline)
+    finally:
+        fcntl.flock(turnstile_fd, fcntl.LOCK_UN)
+
+
+def _flock(fd: int, deadline: float) -> None:
+    """Take an exclusive flock, polling in steps of at most 1 ms (a waiter starts within
+    1 ms of the holder's COMMIT), and give up as SQLite would after its timeout rather than
+    wait forever. Only one waiter a process polls, and one of all processes for the lock."""
+    pause = 0.0001
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -191,7 +221,16 @@ def _flock(fd: int) -> None:
                     "BEGIN IMMEDIATE", None, Exception("database is locked")
                 ) from None
             time.sleep(pause)
-            pause = min(pause * 2, 0.002)
+            pause = min(pause * 2, 0.001)
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads, in one transaction: on SQLite it takes no write lock, so
+    it neither waits for a writer nor holds one up. Never write through it."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
