@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from app import heartbeat, metrics
-from app.db import is_sqlite
+from app.db import is_sqlite, reading
 from app.paging import dispatcher, engine, retention
 from app.paging.outbox import CHANNEL
 from app.services import Services
@@ -97,7 +97,10 @@ class Worker:
     def seconds_to_next(self) -> float:
         if self.sender.waiting_for_room():
             return self.idle  # a send that frees room wakes the loop (Sender.on_done)
-        with self.services.sessions() as session:
+        # Read without the write lock (app.db.reading): on SQLite the loop's wait neither
+        # waits for the web process's transactions nor holds them up. A commit that makes
+        # work wakes the loop after it, so a read that just missed it misses nothing.
+        with reading(self.services.sessions) as session:
             times = [t for t in (engine.next_due(session), dispatcher.next_attempt(session)) if t]
         if not times:
             return self.idle
