@@ -18,15 +18,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.audit.log import SYSTEM, chain_heads, record
+from app.audit.log import SYSTEM, chain_heads, insert_events, record, sealed
 from app.cases import recordings, reporter
 from app.cases.models import Case
 from app.cases.recordings import Bearer
-from app.db import is_sqlite
+from app.db import UTCDateTime, is_sqlite
 from app.event_types import EventType
 from app.paging import delivery, fallback
 from app.paging.engine import Audience, audiences
@@ -125,14 +126,14 @@ def claim(
         return claims
     with sessions() as session, session.begin():
         query = (
-            select(Outbound)
+            select(*Outbound.__table__.c)
             .where(Outbound.status.in_((PENDING, CLAIMED)), Outbound.next_attempt_at <= now)
             .order_by(Outbound.next_attempt_at, Outbound.id)
             .limit(limit)
         )
         if not is_sqlite(str(session.get_bind().url)):
             query = query.with_for_update(skip_locked=True)
-        rows = session.scalars(query).all()
+        rows = session.execute(query).all()
         case_ids = sorted({r.case_id for r in rows if r.case_id is not None})
         cases = session.scalars(select(Case).where(Case.id.in_(case_ids))).all() if rows else []
         owed = _Owed(
@@ -146,16 +147,12 @@ def claim(
                 },
             ),
         )
+        cancelled: list[dict[str, Any]] = []
         for row in rows:
             reason = owed.no_longer_owed(row)
             if reason:
-                row.status = CANCELLED
-                row.error = reason
+                cancelled.append({"row_id": row.id, "why": reason})
                 continue
-            maybe_sent_before = row.status == CLAIMED
-            row.status = CLAIMED
-            row.attempts += 1
-            row.next_attempt_at = now + lease
             claims.append(
                 Claim(
                     row.id,
@@ -163,13 +160,38 @@ def claim(
                     row.to_phone,
                     row.from_phone,
                     row.body,
-                    row.attempts,
-                    maybe_sent_before,
+                    row.attempts + 1,
+                    row.status == CLAIMED,  # its lease ran out: it may have gone out already
                     row.responder_id,
                     row.case_id,
                 )
             )
+        # Without the ORM: two statements for the whole batch.
+        if cancelled:
+            session.execute(_CANCEL, cancelled)
+        if claims:
+            session.execute(
+                _CLAIM,
+                [{"row_id": c.id, "attempt": c.attempt, "lease_ends": now + lease} for c in claims],
+            )
     return claims
+
+
+_OUTBOUND = Outbound.__table__
+_CANCEL = (
+    update(_OUTBOUND)
+    .where(_OUTBOUND.c.id == bindparam("row_id"))
+    .values(status=CANCELLED, error=bindparam("why"))
+)
+_CLAIM = (
+    update(_OUTBOUND)
+    .where(_OUTBOUND.c.id == bindparam("row_id"))
+    .values(
+        status=CLAIMED,
+        attempts=bindparam("attempt"),
+        next_attempt_at=bindparam("lease_ends", type_=UTCDateTime()),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +201,7 @@ class _Owed:
     audiences: dict[int, Audience]
     cannot_text: set[int]
 
-    def no_longer_owed(self, row: Outbound) -> str | None:
+    def no_longer_owed(self, row: Any) -> str | None:
         """Eligibility is asked again at send time: an exclusion or an ACK since queueing
         wins."""
         if row.case_id is None:
@@ -261,10 +283,28 @@ def finish(
 
 
 def _finish_all(session: Session, batch: Sequence[_Outcome]) -> None:
-    """Record outcomes in the order given, reading what they need once for all of them."""
+    """Record outcomes in the order given, reading what they need once for all of them.
+
+    The usual batch, every message accepted and no status callback come before its SID, is
+    written in two statements without the ORM (`_all_sent`); any other takes the general
+    path below, one outcome at a time on the rows loaded."""
     read = _prefetch(session, batch)
+    sent = [
+        (read.recorded[o.claim.id], o.claim, o.outcome, o.at)
+        for o in batch
+        if isinstance(o.outcome, Sent) and o.claim.id in read.recorded
+    ]
+    if len(sent) == len(batch) and not read.early:
+        _all_sent(session, sent)
+        return
+    rows = {
+        r.id: r
+        for r in session.scalars(
+            select(Outbound).where(Outbound.id.in_([o.claim.id for o in batch]))
+        )
+    }
     for o in batch:
-        _finish(session, o.claim, o.outcome, o.at, read)
+        _finish(session, o.claim, o.outcome, o.at, read, rows)
 
 
 def _finish(
@@ -273,29 +313,17 @@ def _finish(
     outcome: Sent | SendError,
     now: datetime,
     read: _Read,
+    rows: dict[int, Outbound],
 ) -> None:
-    row = read.rows.get(claim.id) or session.get_one(Outbound, claim.id)
-    who = _recipient(session, row, read.names)
+    row, shown = rows[claim.id], read.recorded[claim.id]
     prefix = "page" if row.kind in PAGE_KINDS else "message"
-    detail = {"kind": row.kind, "to": who, "attempt": claim.attempt}
-    if row.step is not None:
-        detail["step"] = row.step
+    detail = _detail(shown, claim)
     if isinstance(outcome, Sent):
-        row.status = outcome.status if outcome.status in PROVIDER_ORDER else "queued"
+        row.status = _status(outcome)
         row.provider_sid = outcome.sid
         row.sent_at = now
         row.error = None
-        if claim.maybe_sent_before:
-            detail["possible_duplicate"] = True
-        record(
-            session,
-            case_id=row.case_id,
-            type=EventType(f"{prefix}_sent"),
-            actor=SYSTEM,
-            at=now,
-            sid=outcome.sid,
-            **detail,
-        )
+        record(session, **_sent_event(shown, claim, outcome, now))
         # A status callback may have come before the SID was stored: apply it now.
         delivery.apply_early(session, row, now, read.early.get(outcome.sid, []))
         return
@@ -336,6 +364,68 @@ def _finish(
         fallback.call_unanswered(session, row, now, status=FAILED)
 
 
+_MARK_SENT = (
+    update(_OUTBOUND)
+    .where(_OUTBOUND.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("new_status"),
+        provider_sid=bindparam("sid"),
+        sent_at=bindparam("at", type_=UTCDateTime()),
+        error=None,
+    )
+)  # built once: compiled once per engine, then cached
+
+
+def _all_sent(session: Session, sent: Sequence[tuple[Any, Claim, Sent, datetime]]) -> None:
+    """Every outcome of a batch a message or call accepted: their events, sealed into their
+    chains in order, in one statement and the rows marked sent in another."""
+    insert_events(
+        session,
+        [sealed(session, **_sent_event(row, c, outcome, at)) for row, c, outcome, at in sent],
+    )
+    session.execute(
+        _MARK_SENT,
+        [
+            {"row_id": c.id, "new_status": _status(outcome), "sid": outcome.sid, "at": at}
+            for _, c, outcome, at in sent
+        ],
+    )
+
+
+def _status(outcome: Sent) -> str:
+    """What an accepted row's status becomes: Twilio's first status, "queued" if unknown."""
+    return outcome.status if outcome.status in PROVIDER_ORDER else "queued"
+
+
+def _detail(row: Any, claim: Claim) -> dict[str, Any]:
+    """What every event about a send says: the kind, to whom by name (the log never needs
+    anyone's number), the attempt, and the escalation step of a page."""
+    detail: dict[str, Any] = {
+        "kind": row.kind,
+        "to": "reporter" if row.responder_id is None else row.name,
+        "attempt": claim.attempt,
+    }
+    if row.step is not None:
+        detail["step"] = row.step
+    return detail
+
+
+def _sent_event(row: Any, claim: Claim, outcome: Sent, now: datetime) -> dict[str, Any]:
+    """The event of an accepted send, as `record` and `sealed` take it."""
+    detail = _detail(row, claim)
+    if claim.maybe_sent_before:
+        detail["possible_duplicate"] = True
+    prefix = "page" if row.kind in PAGE_KINDS else "message"
+    return dict(
+        case_id=row.case_id,
+        type=EventType(f"{prefix}_sent"),
+        actor=SYSTEM,
+        at=now,
+        sid=outcome.sid,
+        **detail,
+    )
+
+
 def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> None:
     """Twilio says this person cannot get our texts (opted out, not a mobile, invalid):
     a responder's notices stop (pages fall back below); a reporter is marked on the case."""
@@ -346,15 +436,6 @@ def _cannot_text(session: Session, row: Outbound, code: int, now: datetime) -> N
         case = session.get_one(Case, row.case_id)
         if row.to_phone == case.reporter_phone:
             reporter.mark_unreachable(session, case, outcomes.no_texts_reason(code), now)
-
-
-def _recipient(session: Session, row: Outbound, names: dict[int, str]) -> str:
-    """Who a message went to, by name: the log never needs anyone's number."""
-    if row.responder_id is None:
-        return "reporter"
-    if row.responder_id not in names:
-        names[row.responder_id] = session.get_one(Responder, row.responder_id).name
-    return names[row.responder_id]
 
 
 @dataclass(slots=True)
@@ -394,45 +475,42 @@ def _record_all(sessions: sessionmaker[Session], batch: list[_Outcome]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """What recording a batch of outcomes reads, once for all of them. Held here for the
-    whole batch: the session keeps only weak references to what it loaded, so rows read
-    and let go would be read again one by one, each read flushing the outcome before."""
+    """What recording a batch of outcomes reads, once for all of them."""
 
-    rows: dict[int, Outbound]
-    names: dict[int, str]  # responders' names by id
+    recorded: dict[int, Any]  # the batch's rows by id: the columns the events need
     early: dict[str, list[EarlyStatus]]  # status callbacks by SID (app.paging.delivery)
+
+
+_RECORDED = (
+    select(
+        Outbound.id,
+        Outbound.kind,
+        Outbound.step,
+        Outbound.case_id,
+        Outbound.responder_id,
+        Responder.name,
+    )
+    .outerjoin(Responder, Responder.id == Outbound.responder_id)
+    .where(Outbound.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def _prefetch(session: Session, batch: Sequence[_Outcome]) -> _Read:
     """What recording a batch reads, in one statement each rather than one per outcome
     (on PostgreSQL a round trip each, which held the worker to a fraction of SQLite's pace):
-    the rows, their recipients, the heads of their cases' chains (locked in case order on
-    PostgreSQL, as `record` would one by one), which pages are their cases' first sent
-    (app.paging.latency), and the status callbacks that came before the SIDs were stored.
-    With no statement left between the outcomes, they are all flushed together at commit."""
-    rows = {
-        r.id: r
-        for r in session.scalars(
-            select(Outbound).where(Outbound.id.in_([o.claim.id for o in batch]))
-        )
-    }
-    responder_ids = {r.responder_id for r in rows.values() if r.responder_id is not None}
-    names: dict[int, str] = {}
-    if responder_ids:
-        names = {
-            responder_id: name
-            for responder_id, name in session.execute(
-                select(Responder.id, Responder.name).where(Responder.id.in_(responder_ids))
-            )
-        }
-    chain_heads(session, [r.case_id for r in rows.values() if r.case_id is not None])
+    the rows with their recipients' names (not their encrypted texts and numbers), the
+    heads of their cases' chains (locked in case order on PostgreSQL, as `record` would one
+    by one), which pages are their cases' first sent (app.paging.latency), and the status
+    callbacks that came before the SIDs were stored."""
+    recorded = {r.id: r for r in session.execute(_RECORDED, {"ids": [o.claim.id for o in batch]})}
+    chain_heads(session, [r.case_id for r in recorded.values() if r.case_id is not None])
     sent = [
-        (rows[o.claim.id], o.at, o.outcome.sid)
+        (recorded[o.claim.id], o.at, o.outcome.sid)
         for o in batch
-        if isinstance(o.outcome, Sent) and o.claim.id in rows
+        if isinstance(o.outcome, Sent) and o.claim.id in recorded
     ]
     first_pages_sent(session, [(row, at) for row, at, _ in sent])
-    return _Read(rows, names, delivery.early_statuses(session, [sid for _, _, sid in sent]))
+    return _Read(recorded, delivery.early_statuses(session, [sid for _, _, sid in sent]))
 
 
 @dataclass(slots=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app import metrics
@@ -18,7 +19,34 @@ from app.paging.models import Outbound
 from app.paging.outbox import PAGE_KINDS
 
 
-def first_pages_sent(session: Session, sent: Sequence[tuple[Outbound, datetime]]) -> None:
+class SentRow(Protocol):
+    """What of an outbound row this needs: an Outbound, or a row read without the ORM."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def case_id(self) -> int | None: ...
+    @property
+    def kind(self) -> str: ...
+
+
+_SENT_BEFORE = (
+    select(Outbound.id)
+    .where(
+        Outbound.case_id == Case.id,
+        Outbound.kind.in_(PAGE_KINDS),
+        Outbound.sent_at.is_not(None),
+        Outbound.id.not_in(bindparam("ids", expanding=True)),
+    )
+    .exists()
+)
+# Built once: compiled once per engine, then served from the statement cache.
+_FIRST = select(Case.id, Case.opened_at).where(
+    Case.id.in_(bindparam("cases", expanding=True)), ~_SENT_BEFORE
+)
+
+
+def first_pages_sent(session: Session, sent: Sequence[tuple[SentRow, datetime]]) -> None:
     """Observe the time from report to first page for each case whose first page is among
     `sent` (rows just accepted by Twilio, with when), in one statement for the whole batch
     of outcomes recorded together: a round trip per page made the PostgreSQL worker slow.
@@ -30,23 +58,12 @@ def first_pages_sent(session: Session, sent: Sequence[tuple[Outbound, datetime]]
     pages = [(row, now) for row, now in sent if row.case_id is not None and row.kind in PAGE_KINDS]
     if not pages:
         return
-    sent_before = (
-        select(Outbound.id)
-        .where(
-            Outbound.case_id == Case.id,
-            Outbound.kind.in_(PAGE_KINDS),
-            Outbound.sent_at.is_not(None),
-            Outbound.id.not_in([row.id for row, _ in pages]),
-        )
-        .exists()
-    )
     with session.no_autoflush:
         opened = {
             case_id: at
             for case_id, at in session.execute(
-                select(Case.id, Case.opened_at).where(
-                    Case.id.in_({row.case_id for row, _ in pages}), ~sent_before
-                )
+                _FIRST,
+                {"cases": list({row.case_id for row, _ in pages}), "ids": [r.id for r, _ in pages]},
             )
         }
     for row, now in pages:
