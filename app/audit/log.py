@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, column, func, insert, select, table
+from sqlalchemy import Connection, bindparam, column, func, insert, select, table
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
@@ -126,6 +126,24 @@ def _chain_head(session: Session, case_id: int | None) -> tuple[int, str]:
     return (row.seq, row.hash) if row else (0, chain.GENESIS)
 
 
+_LOCK_CASES = (
+    select(_CASE.c.id)
+    .where(_CASE.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_CASE.c.id)
+    .with_for_update(key_share=True)
+)
+_LAST = (
+    select(Event.case_id, func.max(Event.seq).label("seq"))
+    .where(Event.case_id.in_(bindparam("ids", expanding=True)))
+    .group_by(Event.case_id)
+    .subquery()
+)
+# Built once, as `_INSERT_EVENT`: the worker reads heads for every batch it records.
+_HEADS = select(Event.case_id, Event.seq, Event.hash).join(
+    _LAST, (Event.case_id == _LAST.c.case_id) & (Event.seq == _LAST.c.seq)
+)
+
+
 def chain_heads(session: Session, case_ids: Sequence[int]) -> None:
     """Lock and read the heads of many cases' chains in two statements, for a writer of
     events on a whole batch of cases (the escalation engine): `record` then reads none."""
@@ -134,25 +152,9 @@ def chain_heads(session: Session, case_ids: Sequence[int]) -> None:
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(
-                select(_CASE.c.id)
-                .where(_CASE.c.id.in_(chunk))
-                .order_by(_CASE.c.id)
-                .with_for_update(key_share=True)
-            )
-        last = (
-            select(Event.case_id, func.max(Event.seq).label("seq"))
-            .where(Event.case_id.in_(chunk))
-            .group_by(Event.case_id)
-            .subquery()
-        )
+            session.execute(_LOCK_CASES, {"ids": chunk})
         found = {
-            row.case_id: (row.seq, row.hash)
-            for row in session.execute(
-                select(Event.case_id, Event.seq, Event.hash).join(
-                    last, (Event.case_id == last.c.case_id) & (Event.seq == last.c.seq)
-                )
-            )
+            row.case_id: (row.seq, row.hash) for row in session.execute(_HEADS, {"ids": chunk})
         }
         for case_id in chunk:
             heads[case_id] = found.get(case_id, (0, chain.GENESIS))
