@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -283,6 +284,8 @@ def worker(
     from app.paging.worker import Worker
     from app.services import build
 
+    # First, so every thread started from here on is as nice (app.settings.worker_nice).
+    os.nice(settings.worker_nice)
     _refuse_unworkable(settings)
     _logging(settings)
     _ensure_keys(settings)
