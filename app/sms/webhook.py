@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.twiml.messaging_response import MessagingResponse
 
 from app.casework.new_report import NewReport
 from app.drills import service as drills
@@ -23,6 +22,7 @@ from app.roster.models import Hotline, Responder
 from app.services import Services, from_request
 from app.sms.inbound import from_reporter, from_responder, reports_received
 from app.telephony import outage
+from app.telephony.twiml import message
 from app.telephony.webhook import (
     EMPTY_TWIML,
     Handler,
@@ -76,9 +76,7 @@ def _handler(svc: Services, form: dict[str, str]) -> tuple[str, Handler]:
 def _twiml(answer: str | None) -> str:
     if answer is None:
         return EMPTY_TWIML
-    reply = MessagingResponse()
-    reply.message(fit_sms(answer))
-    return str(reply)
+    return message(fit_sms(answer))
 
 
 @dataclass(frozen=True, slots=True)

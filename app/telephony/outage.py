@@ -36,12 +36,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
-from twilio.twiml.messaging_response import MessagingResponse
 
 from app import wording
 from app.metrics import OUTCOME
 from app.roster.cache import Contact, contact_of, remember_all
-from app.telephony import twiml as voice_twiml
+from app.telephony import twiml as answers
 from app.telephony.carrier import carrier_keyword_in
 from app.telephony.spool import Entry, ReplayResult
 from app.telephony.webhook import (
@@ -100,23 +99,23 @@ def sms_answer(form: dict[str, str], kept: bool) -> str:
         return EMPTY_TWIML  # STOP and friends are the carrier's to answer, outage or not
     contact = _contact(form.get("To"))
     name, info = (contact.name, contact.emergency_info) if contact else (None, None)
-    reply = MessagingResponse()
-    reply.message(wording.outage_sms(name, info) if kept else wording.outage_not_kept(name, info))
-    return str(reply)
+    return answers.message(
+        wording.outage_sms(name, info) if kept else wording.outage_not_kept(name, info)
+    )
 
 
 def call_answer(form: dict[str, str], kept: bool) -> str:
     contact = _contact(form.get("To"))
     name, info = (contact.name, contact.emergency_info) if contact else (None, None)
     said = wording.outage_call(name, info) if kept else wording.outage_call_not_kept(name, info)
-    return voice_twiml.hang_up(said)
+    return answers.hang_up(said)
 
 
 def call_step_answer(form: dict[str, str], kept: bool) -> str:
     """A later step of a call: the caller's leg is To the hotline, a responder's leg From it."""
     contact = _contact(form.get("To"), form.get("From"))
     info = contact.emergency_info if contact else None
-    return voice_twiml.hang_up(wording.outage_call_step(info))
+    return answers.hang_up(wording.outage_call_step(info))
 
 
 def empty_answer(form: dict[str, str], kept: bool) -> str:
