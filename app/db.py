@@ -6,15 +6,17 @@ for connection setup. SQLite runs in WAL mode so readers never block the single 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import fcntl
 import os
 import queue
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -321,6 +323,18 @@ class GroupCommit(Generic[T]):
     def submit(self, work: Unit[T]) -> Future[T]:
         """Queue a unit of work; the future resolves once it is committed (or failed)."""
         done: Future[T] = Future()
+        self._put(work, done)
+        return done
+
+    async def wait(self, work: Unit[T]) -> T:
+        """Submit and await, from an event loop: what `asyncio.wrap_future(submit(work))`
+        gives, but the writer hands a batch's results to the loop in one call rather than
+        one call (and one wake-up of the loop) per unit."""
+        awaited = _Awaited[T](asyncio.get_running_loop())
+        self._put(work, awaited)
+        return await awaited.waiter
+
+    def _put(self, work: Unit[T], done: Future[T]) -> None:
         # The unit runs in the writer's thread, but sees the submitter's context variables
         # (a replay from the outage spool says so in one). A batch function does not.
         context = contextvars.copy_context()
@@ -333,7 +347,6 @@ class GroupCommit(Generic[T]):
             if self._idle == 0 and self._running < self.writers:
                 self._running += 1
                 threading.Thread(target=self._write, name="commits", daemon=True).start()
-        return done
 
     def waiting(self) -> int:
         """How many units wait for a writer (roughly: they come and go meanwhile)."""
@@ -375,6 +388,8 @@ class GroupCommit(Generic[T]):
                     if not done.done():
                         done.set_exception(error)
                 raise
+            finally:
+                _hand_over(batch)
 
     def _commit(self, batch: list[Queued[T]]) -> None:
         outcomes: dict[int, tuple[bool, Any]] = {}  # by position in the batch
@@ -449,6 +464,37 @@ class GroupCommit(Generic[T]):
                 done.set_exception(error)
             else:
                 done.set_result(result)
+
+
+class _Awaited(Future[T]):
+    """A unit's future that a coroutine on `loop` awaits through `waiter`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self.loop = loop
+        self.waiter: asyncio.Future[T] = loop.create_future()
+
+
+def _hand_over(batch: list[Queued[Any]]) -> None:
+    """Pass the batch's resolved futures to the loops that await them, one call per loop."""
+    awaited: dict[asyncio.AbstractEventLoop, list[_Awaited[Any]]] = defaultdict(list)
+    for _, done in batch:
+        if isinstance(done, _Awaited):
+            awaited[done.loop].append(done)
+    for loop, dones in awaited.items():
+        with suppress(RuntimeError):  # the loop was closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(_settle, dones)
+
+
+def _settle(dones: list[_Awaited[Any]]) -> None:
+    for done in dones:
+        if done.waiter.cancelled():
+            continue
+        error = done.exception()
+        if error is None:
+            done.waiter.set_result(done.result())
+        else:
+            done.waiter.set_exception(error)
 
 
 def _alone(unit: Unit[T]) -> Work[T]:

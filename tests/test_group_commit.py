@@ -5,6 +5,7 @@ through its batch function together."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -77,6 +78,45 @@ def test_a_failing_unit_is_rolled_back_alone(session_factory: sessionmaker[Sessi
         futures[2].result(10)
     assert futures[3].result(10)
     assert stored(session_factory) == {"SM1", "SM2"}
+
+
+def test_coroutines_awaiting_one_batch_hear_their_own_results(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """`wait` hands a batch's results to the loop at once: each coroutine gets its unit's
+    result or error, after the one COMMIT, and one that stopped waiting harms nobody."""
+
+    def fails(session: Session) -> int:
+        raise ValueError("this report cannot be handled")
+
+    commits: GroupCommit[int] = GroupCommit(session_factory)
+    started, release = threading.Event(), threading.Event()
+
+    def holder(session: Session) -> int:
+        started.set()
+        release.wait(10)
+        return 0
+
+    async def together() -> list[Any]:
+        first = commits.submit(holder)
+        assert started.wait(10)
+        waits = [
+            asyncio.ensure_future(commits.wait(unit))
+            for unit in [receipt("SM1"), fails, receipt("SM2"), receipt("SM3")]
+        ]
+        await asyncio.sleep(0)  # each is queued behind the holder
+        assert commits.waiting() == 4
+        waits[3].cancel()  # its unit is committed all the same
+        release.set()
+        first.result(10)
+        return await asyncio.gather(*waits, return_exceptions=True)
+
+    one, failed, two, cancelled = asyncio.run(asyncio.wait_for(together(), 10))
+    assert one == two  # the same transaction
+    assert isinstance(failed, ValueError)
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert stored(session_factory) == {"SM1", "SM2", "SM3"}
+    assert commits.run(receipt("SM4"))  # the writer carries on
 
 
 def test_a_batch_that_fails_as_a_whole_runs_each_unit_on_its_own(

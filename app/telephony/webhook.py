@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -192,7 +191,7 @@ async def answer_once(
         unit = Batched(_batch_kind(handler), _Webhook(svc, sid, kind, item), unit)
     try:
         if svc.commits.writers:
-            return await asyncio.wrap_future(svc.commits.submit(unit))
+            return await svc.commits.wait(unit)
         return await run_in_threadpool(svc.commits.run, unit)
     except IntegrityError as error:
         return _answered_before(svc, sid, error)
