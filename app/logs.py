@@ -106,10 +106,13 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
 
 def case_event(case: int | None, event: str, detail: dict[str, Any], level: int) -> None:
     """The log line of one committed case event, with whitelisted fields only."""
+    logger = logging.getLogger(EVENTS_LOGGER)
+    if not logger.isEnabledFor(level):
+        return  # most are DEBUG: not worth their fields and text on the webhook's hot path
     fields = {key: detail[key] for key in EVENT_FIELDS if _loggable(detail.get(key))}
     shown = " ".join(f"{key}={value}" for key, value in fields.items())
     subject = f"case {case}" if case is not None else "no case"
-    logging.getLogger(EVENTS_LOGGER).log(
+    logger.log(
         level,
         "%s: %s%s",
         subject,
