@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections import Counter as TallyCounter
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from functools import cache
 from typing import Any
 
@@ -112,15 +113,21 @@ def page_channel(detail: dict[str, Any]) -> str:
     return "voice" if detail.get("kind") == "call_page" else "sms"
 
 
-def count_event(event: str, detail: dict[str, Any]) -> None:
-    """Count one committed case event (app.observe calls this)."""
-    CASE_EVENTS.labels(event).inc()
-    if event == EventType.CASE_OPENED:
-        CASES_OPENED.labels("voice" if detail.get("channel") == "voice" else "sms").inc()
-    elif event in PAGE_OUTCOMES:
-        PAGES.labels(page_channel(detail), PAGE_OUTCOMES[event]).inc()
-    elif event == EventType.CALL_STATUS and detail.get("status") == "completed":
-        PAGES.labels("voice", "delivered").inc()  # a call page that was answered
+def count_events(events: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Count a transaction's committed case events, by type and detail (app.observe calls
+    this): each counter's label set is incremented once by its total (a batch of webhooks
+    commits many events, and every increment takes a lock and writes the metrics file)."""
+    counts: TallyCounter[tuple[Counter, tuple[str, ...]]] = TallyCounter()
+    for event, detail in events:
+        counts[(CASE_EVENTS, (event,))] += 1
+        if event == EventType.CASE_OPENED:
+            counts[(CASES_OPENED, ("voice" if detail.get("channel") == "voice" else "sms",))] += 1
+        elif event in PAGE_OUTCOMES:
+            counts[(PAGES, (page_channel(detail), PAGE_OUTCOMES[event]))] += 1
+        elif event == EventType.CALL_STATUS and detail.get("status") == "completed":
+            counts[(PAGES, ("voice", "delivered"))] += 1  # a call page that was answered
+    for (counter, labels), times in counts.items():
+        counter.labels(*labels).inc(times)
 
 
 ASGIApp = Callable[

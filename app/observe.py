@@ -73,8 +73,8 @@ def _committed(session: Session) -> None:
     seen = session.info.pop(SEEN, []) + session.info.pop(INSERTED, [])
     callbacks = session.info.pop(CALLBACKS, [])
     try:
+        metrics.count_events((type_, detail) for _, type_, detail in seen)
         for case_id, type_, detail in seen:
-            metrics.count_event(type_, detail)
             if type_ in metrics.PAGE_OUTCOMES:
                 detail = {**detail, "channel": metrics.page_channel(detail)}
             logs.case_event(case_id, type_, detail, LEVELS.get(type_, logging.DEBUG))

@@ -147,3 +147,34 @@ def test_only_an_admin_token_reads_metrics_and_gauges_come_from_the_database(
     ]
     assert not [value for value in labels if "555" in value or "booth" in value]
     assert "booth" not in answer.text
+
+
+def test_a_transactions_events_are_counted_by_type_and_detail_all_at_once() -> None:
+    delta = Delta(
+        ("hotline_case_events_total", {"event": "case_opened"}),
+        ("hotline_case_events_total", {"event": "page_sent"}),
+        ("hotline_cases_opened_total", {"channel": "sms"}),
+        ("hotline_cases_opened_total", {"channel": "voice"}),
+        pages("sms", "sent"),
+        pages("voice", "sent"),
+        pages("voice", "delivered"),
+    )
+    metrics.count_events(
+        [
+            ("case_opened", {"channel": "sms"}),
+            ("page_sent", {"kind": "page"}),
+            ("case_opened", {"channel": "voice"}),
+            ("page_sent", {"kind": "call_page"}),
+            ("page_sent", {"kind": "page"}),
+            ("case_opened", {"channel": "sms"}),
+            ("call_status", {"status": "completed"}),
+            ("call_status", {"status": "busy"}),
+        ]
+    )
+    assert delta("hotline_case_events_total", event="case_opened") == 3
+    assert delta("hotline_case_events_total", event="page_sent") == 3
+    assert delta("hotline_cases_opened_total", channel="sms") == 2
+    assert delta("hotline_cases_opened_total", channel="voice") == 1
+    assert delta("hotline_pages_total", channel="sms", outcome="sent") == 2
+    assert delta("hotline_pages_total", channel="voice", outcome="sent") == 1
+    assert delta("hotline_pages_total", channel="voice", outcome="delivered") == 1
