@@ -1,4 +1,5 @@
-"""TwiML for each step of a call, built from plain data: no session, no request, no clock.
+"""TwiML for each step of a call, and a text's answer, built from plain data: no session,
+no request, no clock.
 
 The handlers decide what happens; these functions only say it in Twilio's words, so every
 answer can be read (and tested) without running a call. URLs are absolute, built on the
@@ -25,8 +26,8 @@ _CDATA = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 def message(text: str) -> str:
     """A text back to the sender: what twilio's MessagingResponse with one message gives,
-    byte for byte, written directly (on the webhook's hot path a tree and its serializer
-    cost more than the rest of the answer)."""
+    byte for byte, written directly (an element tree and its serializer cost several times
+    as much, on every text the webhook answers)."""
     if not text:
         return f"{_DECLARATION}<Response><Message /></Response>"
     return f"{_DECLARATION}<Response><Message>{text.translate(_CDATA)}</Message></Response>"
