@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     )
     # The worker runs this much nicer than it was started (os.nice): under a flood of
     # reports the web process, which must answer Twilio within 15 s and only after the report
-    # is committed, gets the CPU first and pages follow a moment later. 0: not lowered.
-    worker_nice: int = Field(5, ge=0, le=19, validation_alias=AliasChoices("HOTLINE_WORKER_NICE"))
+    # is committed, gets the CPU first. Off by default: at an ordinary rate a niced worker
+    # waits behind every other process for the CPU and pages leave later (ADR 0014).
+    worker_nice: int = Field(0, ge=0, le=19, validation_alias=AliasChoices("HOTLINE_WORKER_NICE"))
 
     # Flood control: after this many cases opened by one number within a minute, its next
     # new report joins the newest of them instead (appended and logged, never dropped).

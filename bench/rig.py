@@ -5,7 +5,9 @@ Every server runs as a real process on a free loopback port, the way it is deplo
 hotline with `hotline serve` (SQLite: the embedded worker, as `make run` does) or `hotline
 serve` with HOTLINE_WORKER=off plus one `hotline worker` (PostgreSQL, on a scratch database
 made and dropped here). Pages go through the real Twilio transport to the stand-in
-(TWILIO_API_BASE_URL), so the worker does the HTTP work it does in production.
+(TWILIO_API_BASE_URL), so the worker does the HTTP work it does in production. The
+hotline's own settings come from nothing in the caller's environment but BENCH_HOTLINE_*:
+BENCH_HOTLINE_WORKER_NICE=5 runs it with HOTLINE_WORKER_NICE=5.
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ def hotline(
             TWILIO_AUTH_TOKEN=TOKEN,
             TWILIO_API_BASE_URL=standin.url,
             HOTLINE_WORKER="embedded" if db == "sqlite" else "off",
+            **{k[6:]: v for k, v in os.environ.items() if k.startswith("BENCH_HOTLINE_")},
         )
         running = Hotline(url, database_url, env, procs)
         running.run("migrate")
