@@ -144,17 +144,7 @@ def voicemail(
 def page_prompt(text: str, action_url: str) -> str:
     """The start of a paging call: only a person who presses 1 hears the page, so an
     answering machine records nothing about the case (docs/adr/0009-paging-calls.md)."""
-    response = VoiceResponse()
-    gather = response.gather(
-        num_digits=1,
-        timeout=PAGE_SECONDS,
-        action=action_url,
-        method="POST",
-        action_on_empty_result=True,
-    )
-    gather.say(text, loop=2)
-    response.hangup()
-    return str(response)
+    return page(text, action_url)
 
 
 def page(text: str, action_url: str, play: Sequence[str] = ()) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -261,15 +261,11 @@ class _Webhook:
     item: Any
 
 
-_kinds: dict[BatchHandler, BatchKind] = {}
-
-
+@cache
 def _batch_kind(handler: BatchHandler) -> BatchKind:
-    """The group commit's batch kind of the handler's webhooks: one per handler."""
-    kind = _kinds.get(handler)
-    if kind is None:
-        kind = _kinds.setdefault(handler, partial(_answer_batch, handler))
-    return kind
+    """The group commit's batch kind of the handler's webhooks: one object per handler,
+    as the group commit tells kinds apart by it."""
+    return partial(_answer_batch, handler)
 
 
 def _answer_batch(handler: BatchHandler, session: Session, webhooks: list[_Webhook]) -> list[Any]:
